@@ -1,0 +1,57 @@
+// The node's configuration: /etc/dvdi-hook/config.json (SPEC S5). Every key has a default, so
+// the file is optional; a key the hook does not know is an error that names it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace dvdi::core {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/dvdi-hook/config.json";
+
+/// Per-call deadlines of the plugin client (SPEC S2.1).
+struct Timeouts {
+    std::chrono::milliseconds connect{10'000};
+    std::chrono::milliseconds create{120'000};
+    std::chrono::milliseconds mount{120'000};
+    std::chrono::milliseconds other{60'000};
+    /// Time budget for retrying connection-level failures (backoff 1, 2, 4, 8 s).
+    std::chrono::milliseconds retry_budget{30'000};
+};
+
+struct Config {
+    /// Driver of a request that names none. `rexray` for compatibility with mesos-module-dvdi.
+    std::string default_driver = "rexray";
+    /// Node state (reference counts, intents); cleared by a reboot like the mounts themselves.
+    std::string state_dir = "/run/dvdi";
+    /// The `local` driver's volumes live in <data_dir>/volumes/<name>/_data.
+    std::string data_dir = "/var/lib/dvdi";
+    /// Where plugin sockets are looked for (Docker: /run/docker/plugins).
+    std::vector<std::string> plugin_socket_dirs = {"/run/docker/plugins"};
+    /// Where `.spec` and `.json` plugin files are looked for, in order.
+    std::vector<std::string> plugin_spec_dirs = {"/etc/docker/plugins", "/usr/lib/docker/plugins"};
+    Timeouts timeouts;
+    /// A missing absolute host path (no container root) is created only under these prefixes.
+    std::vector<std::string> auto_create_prefixes = {"/tmp"};
+    /// When not empty, only these drivers may be used.
+    std::vector<std::string> allowed_drivers;
+    /// Also log to syslog.
+    bool syslog = true;
+    std::string log_level = "info";
+};
+
+/// Reads a config from JSON text. `origin` names the source in messages (a file path).
+/// Throws InputError naming `origin` and the key for unknown keys, wrong types and bad values.
+[[nodiscard]] Config parse_config(std::string_view text, std::string_view origin);
+
+/// Loads the config file at `path`. A missing file gives the defaults unless `must_exist`
+/// (a path the user named explicitly), in which case it is an InputError like a bad file.
+[[nodiscard]] Config load_config(const std::string& path, bool must_exist);
+
+void to_json(nlohmann::json& j, const Config& c);
+
+} // namespace dvdi::core

@@ -1,0 +1,55 @@
+// Error types shared by every module. Exceptions travel up to hook/main.cpp, which prints one
+// line and maps the type to the exit status: InputError -> 2, everything else -> 1.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace dvdi::core {
+
+/// An operation failed (exit status 1). The message is complete and printable as it is.
+class Error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A system call failed. what() reads ``op(`path`): strerror`` (or `op: strerror` without a
+/// path), e.g. ``open_tree(`/var/lib/dvdi/volumes/v/_data`): No such file or directory``.
+class SysError : public Error {
+  public:
+    SysError(std::string op, std::string path, int err);
+    SysError(std::string op, int err);
+
+    [[nodiscard]] int code() const noexcept { return code_; }
+    [[nodiscard]] const std::string& op() const noexcept { return op_; }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  private:
+    std::string op_;
+    std::string path_;
+    int code_;
+};
+
+/// Throws SysError with the current errno. For use right after the failing call.
+[[noreturn]] void throw_errno(std::string op, std::string path = {});
+
+/// Bad input: a request, a config file, a flag (exit status 2). what() names the field, the
+/// value and the rule: `DVDI_VOLUME_NAME3: "a/b": a volume name cannot contain '/'`.
+class InputError : public std::invalid_argument {
+  public:
+    InputError(std::string field, std::string_view value, std::string rule);
+
+    [[nodiscard]] const std::string& field() const noexcept { return field_; }
+    [[nodiscard]] const std::string& rule() const noexcept { return rule_; }
+
+  private:
+    std::string field_;
+    std::string rule_;
+};
+
+/// Renders an untrusted value for an error message: double-quoted, control characters and
+/// invalid UTF-8 escaped, at most `max` bytes of the original followed by `...`.
+[[nodiscard]] std::string quote(std::string_view value, std::size_t max = 80);
+
+} // namespace dvdi::core

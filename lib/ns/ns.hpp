@@ -1,0 +1,8 @@
+// dvdi::ns: the kernel side. Namespaces, path resolution inside a root, mounts.
+// This library knows nothing of volumes or drivers (it never includes lib/volumes).
+//  - features.hpp:    which mount-API syscalls the kernel offers
+//  - mount_table.hpp: mount tables read with libmount
+#pragma once
+
+#include "lib/ns/features.hpp"
+#include "lib/ns/mount_table.hpp"

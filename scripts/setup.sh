@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything dvdi-hook needs to build and to run its tests on Debian 12, as root.
+# Idempotent: a second run installs nothing new. Used by the README's commands and by .ci/run.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs Debian packages)" >&2
+  exit 2
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# The static libmount is built from util-linux's Debian source package: apt-get source needs a
+# deb-src entry. Add one beside the machine's own sources when none is there.
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  cat >/etc/apt/sources.list.d/dvdi-hook-src.sources <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  rm -f /var/lib/apt/lists/.dvdi-hook-updated
+fi
+
+build_packages=(
+  g++ meson ninja-build pkg-config file git ca-certificates
+  libcli11-dev nlohmann-json3-dev libfmt-dev catch2
+  dpkg-dev                      # apt-get source (dpkg-source) for util-linux
+  clang-format
+)
+test_packages=(
+  runc crun podman busybox-static
+  e2fsprogs xfsprogs util-linux mount
+  iproute2 procps psmisc
+  clang libclang-rt-14-dev      # libFuzzer targets
+)
+
+missing=()
+for p in "${build_packages[@]}" "${test_packages[@]}"; do
+  [ "${p:0:1}" = "#" ] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ] || [ ! -e /var/lib/apt/lists/.dvdi-hook-updated ]; then
+  apt-get update -q
+  touch /var/lib/apt/lists/.dvdi-hook-updated
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+echo "setup.sh: all build and test dependencies are installed"

@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "lib/core/core.hpp"
+#include "tests/harness/harness.hpp"
+
+using namespace dvdi::core;
+using namespace std::chrono_literals;
+
+TEST_CASE("an empty config object gives every default of SPEC S5", "[core][config]") {
+    const Config c = parse_config("{}", "test.json");
+    CHECK(c.default_driver == "rexray");
+    CHECK(c.state_dir == "/run/dvdi");
+    CHECK(c.data_dir == "/var/lib/dvdi");
+    CHECK(c.plugin_socket_dirs == std::vector<std::string>{"/run/docker/plugins"});
+    CHECK(c.plugin_spec_dirs == std::vector<std::string>{"/etc/docker/plugins", "/usr/lib/docker/plugins"});
+    CHECK(c.timeouts.connect == 10s);
+    CHECK(c.timeouts.create == 120s);
+    CHECK(c.timeouts.mount == 120s);
+    CHECK(c.timeouts.other == 60s);
+    CHECK(c.timeouts.retry_budget == 30s);
+    CHECK(c.auto_create_prefixes == std::vector<std::string>{"/tmp"});
+    CHECK(c.allowed_drivers.empty());
+    CHECK(c.syslog);
+    CHECK(c.log_level == "info");
+}
+
+TEST_CASE("every key can be set and survives to_json", "[core][config]") {
+    const char* text = R"({
+        "default_driver": "local", "state_dir": "/var/run/x", "data_dir": "/srv/vols",
+        "plugin_socket_dirs": ["/p/s"], "plugin_spec_dirs": ["/p/a", "/p/b"],
+        "timeouts": {"connect": 0.5, "create": 7, "mount": 8, "other": 9, "retry_budget": 2},
+        "auto_create_prefixes": ["/tmp", "/mnt"], "allowed_drivers": ["local", "rexray"],
+        "syslog": false, "log_level": "debug"})";
+    const Config c = parse_config(text, "test.json");
+    CHECK(c.default_driver == "local");
+    CHECK(c.timeouts.connect == 500ms);
+    CHECK(c.timeouts.create == 7s);
+    CHECK(c.allowed_drivers.size() == 2);
+    CHECK_FALSE(c.syslog);
+    const nlohmann::json j = c;
+    const Config again = parse_config(j.dump(), "round-trip");
+    CHECK(again.timeouts.connect == 500ms);
+    CHECK(again.plugin_spec_dirs == c.plugin_spec_dirs);
+    CHECK(again.auto_create_prefixes == c.auto_create_prefixes);
+}
+
+TEST_CASE("config errors name the file, the key, the value and the rule", "[core][config]") {
+    struct Case {
+        const char* text;
+        const char* message;
+    };
+    const Case cases[] = {
+        {R"({"default_drivr": "x"})", R"(c.json: default_drivr: "x": unknown configuration key)"},
+        {R"({"timeouts": {"mount": 1, "umount": 2}})", R"(c.json: timeouts.umount: "2": unknown configuration key)"},
+        {R"({"state_dir": "run/dvdi"})", R"(c.json: state_dir: "run/dvdi": must be an absolute path)"},
+        {R"({"state_dir": 5})", R"(c.json: state_dir: "5": must be a string)"},
+        {R"({"plugin_spec_dirs": "/etc"})", "c.json: plugin_spec_dirs: "},
+        {R"({"auto_create_prefixes": ["tmp"]})", R"(c.json: auto_create_prefixes: "tmp": must be an absolute path)"},
+        {R"({"timeouts": {"connect": 0}})", "c.json: timeouts.connect: \"0\": must be a number of seconds"},
+        {R"({"timeouts": {"connect": "10"}})", "c.json: timeouts.connect: "},
+        {R"({"timeouts": 5})", "c.json: timeouts: \"5\": must be an object"},
+        {R"({"default_driver": "../x"})", "c.json: default_driver: \"../x\": a driver name must match"},
+        {R"({"allowed_drivers": ["ok", "a/b"]})", "c.json: allowed_drivers: \"a/b\""},
+        {R"({"syslog": "yes"})", "c.json: syslog: "},
+        {R"({"log_level": "loud"})", "c.json: log_level: \"loud\""},
+        {R"([1, 2])", "c.json: \"[1,2]\": the configuration must be a JSON object"},
+        {R"({"state_dir": )", "c.json: "},
+    };
+    for (const auto& c : cases) {
+        INFO(c.text);
+        CHECK_THROWS_AS(parse_config(c.text, "c.json"), InputError);
+        CHECK_THROWS_WITH(parse_config(c.text, "c.json"), Catch::StartsWith(c.message));
+    }
+}
+
+TEST_CASE("a missing config file is the defaults only when it was not named", "[core][config]") {
+    dvdi::test::TempDir dir;
+    const auto missing = (dir / "none.json").string();
+    CHECK(load_config(missing, false).state_dir == "/run/dvdi");
+    CHECK_THROWS_WITH(load_config(missing, true), Catch::Contains("cannot read the configuration file"));
+    dvdi::test::write_file(dir / "c.json", R"({"state_dir": "/srv/state"})");
+    CHECK(load_config((dir / "c.json").string(), true).state_dir == "/srv/state");
+    dvdi::test::write_file(dir / "bad.json", R"({"bogus": 1})");
+    CHECK_THROWS_WITH(load_config((dir / "bad.json").string(), false),
+                      Catch::StartsWith((dir / "bad.json").string() + ": bogus"));
+}
