@@ -1,0 +1,46 @@
+// What a container asks for: one volume request (SPEC S1).
+#pragma once
+
+#include <compare>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace dvdi::volumes {
+
+enum class Mode { rw, ro };
+
+/// Driver options in the order the user gave them; passed to the driver unchanged.
+using Options = std::vector<std::pair<std::string, std::string>>;
+
+/// A volume is identified on the node by (driver, name).
+struct VolumeKey {
+    std::string driver;
+    std::string name;
+    auto operator<=>(const VolumeKey&) const = default;
+};
+
+/// One validated volume request of one container.
+struct Request {
+    std::string driver;
+    std::string name;
+    Options options;
+    /// Where the container wants it. Absent (env form without CONTAINERPATH): the driver's
+    /// mountpoint path, at the same place inside the container.
+    std::optional<std::string> container_path;
+    Mode mode = Mode::rw;
+    /// Never create a missing volume (DVDI_VOLUME_EXPLICITCREATE=true).
+    bool explicit_create = false;
+    /// Where the request came from, for messages: "DVDI_VOLUME_NAME3", "container_info.volumes[1]".
+    std::string origin;
+
+    [[nodiscard]] VolumeKey key() const { return {driver, name}; }
+};
+
+void to_json(nlohmann::json& j, const Request& r);
+void from_json(const nlohmann::json& j, Request& r);
+
+} // namespace dvdi::volumes
