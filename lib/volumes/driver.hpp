@@ -19,6 +19,14 @@ class DriverError : public core::Error {
     using core::Error::Error;
 };
 
+/// The driver could not be reached at all (no socket, refused, reset, deadline) after the retry
+/// budget: the call may or may not have taken effect. Any other DriverError is the driver's
+/// own answer.
+class DriverUnreachable : public DriverError {
+  public:
+    using DriverError::DriverError;
+};
+
 struct VolumeInfo {
     std::string name;
     std::string mountpoint; ///< empty when the driver reports none

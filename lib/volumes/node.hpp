@@ -1,0 +1,92 @@
+// The node logic (SPEC S4): sharing volumes between containers with reference counts, crash
+// safety through intents, rollback, idempotent release and gc.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/config.hpp"
+#include "lib/volumes/driver.hpp"
+#include "lib/volumes/request.hpp"
+#include "lib/volumes/state.hpp"
+
+namespace dvdi::volumes {
+
+/// The drivers of one run, each opened once (so a plugin connection is reused).
+class DriverSet {
+  public:
+    virtual ~DriverSet() = default;
+    /// Throws what open_driver throws.
+    virtual Driver& get(const std::string& name) = 0;
+};
+
+/// Opens drivers with open_driver(name, config); `config` must outlive the set.
+[[nodiscard]] std::unique_ptr<DriverSet> open_driver_set(const core::Config& config);
+
+/// Places one volume inside the container; returns where it went (for the record). Throws on
+/// failure. The front end supplies it (lib/ns in production).
+using Placer = std::function<std::string(const Request& request, const std::string& mountpoint)>;
+
+/// Where a hook is in its work; tests use it to stop a hook at each step.
+enum class Step {
+    before_mount,   ///< the intent is recorded; the driver has not been called
+    after_mount,    ///< the driver's Mount returned; its outcome is not recorded yet
+    before_place,   ///< the volume is recorded as held; it is not placed yet
+    after_place,    ///< placed in the container; not recorded as placed yet
+    before_unmount, ///< the unmount intent is recorded; the driver has not been called
+};
+using StepObserver = std::function<void(Step, const VolumeKey&)>;
+
+/// Who takes volumes.
+struct ContainerRef {
+    std::string id;
+    std::string runtime;
+    ProcessId process; ///< pid 0: no process for gc to watch
+};
+
+/// What gc did, one line each.
+struct GcReport {
+    std::vector<std::string> actions;
+    std::vector<std::string> failures;
+};
+
+class Node {
+  public:
+    /// `store` and `drivers` must outlive the Node.
+    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {});
+
+    /// Takes every requested volume for the container (the driver's Mount only for the first
+    /// user on the node) and places each with `place`. All or nothing: when one fails, the
+    /// ones already taken are released before it throws core::Error naming the failed volume
+    /// and the released ones. Throws core::InputError when the container already holds volumes.
+    void acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place);
+
+    /// Releases every volume the container holds (Unmount after the last user). Idempotent:
+    /// returns false, and does nothing, for a container that holds none. A failed Unmount is
+    /// recorded for gc and logged; it does not make release fail.
+    bool release(const std::string& container_id);
+
+    /// Releases the containers whose process is gone, finishes or undoes what hooks that died
+    /// were doing, and retries failed unmounts.
+    GcReport gc();
+
+  private:
+    std::string take(const ContainerRef& container, const Request& request);
+    void put(const std::string& container_id, const VolumeKey& key);
+    void unmount_locked(const VolumeKey& key, const std::string& mount_id);
+    void resolve_interrupted(const VolumeKey& key, GcReport* report);
+    void retry_unmount(const VolumeKey& key, GcReport* report);
+    void notify(Step step, const VolumeKey& key) const;
+
+    StateStore& store_;
+    DriverSet& drivers_;
+    StepObserver observer_;
+};
+
+/// A fresh mount ID: 64 hex digits from the kernel's random source, as Docker makes them.
+[[nodiscard]] std::string new_mount_id();
+
+} // namespace dvdi::volumes

@@ -1,0 +1,265 @@
+// The node logic against fakes: reference counts, rollback, idempotent release, gc.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "lib/core/core.hpp"
+#include "lib/volumes/node.hpp"
+#include "tests/volumes/fakes.hpp"
+
+using namespace dvdi;
+using namespace dvdi::volumes;
+using dvdi::test::FakeDriverSet;
+using dvdi::test::MemoryStateStore;
+
+namespace {
+
+Request req(const std::string& driver, const std::string& name, const std::string& path = "/data") {
+    Request r;
+    r.driver = driver;
+    r.name = name;
+    r.container_path = path;
+    r.origin = "test " + name;
+    return r;
+}
+
+ContainerRef ctr(const std::string& id) {
+    return {id, "oci", ProcessId{}};
+}
+
+// Records where each volume was "placed".
+struct RecordingPlacer {
+    std::vector<std::string> placed;
+    std::string fail_on;
+    Placer placer() {
+        return [this](const Request& r, const std::string& mountpoint) {
+            if (r.name == fail_on) {
+                throw core::Error("bind failed");
+            }
+            placed.push_back(r.name + "@" + mountpoint);
+            return r.container_path.value_or(mountpoint);
+        };
+    }
+};
+
+struct Fixture {
+    MemoryStateStore store;
+    FakeDriverSet drivers;
+    Node node{store, drivers};
+    RecordingPlacer placer;
+};
+
+} // namespace
+
+TEST_CASE("the first user mounts, later users share, the last one unmounts with the same ID", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
+    auto& d = f.drivers["rexray"];
+    REQUIRE(d.count("Mount v1") == 1);
+    CHECK(f.placer.placed == std::vector<std::string>{"v1@/fake/rexray/v1", "v1@/fake/rexray/v1"});
+    auto s = f.store.read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].users == std::vector<std::string>{"c1", "c2"});
+    CHECK(s.volumes[0].mount_id.size() == 64);
+    CHECK(s.containers.size() == 2);
+    CHECK(s.containers[0].status == ContainerStatus::active);
+    CHECK(s.containers[0].volumes[0].placed);
+    CHECK(s.containers[0].volumes[0].target == "/data");
+
+    CHECK(f.node.release("c1"));
+    CHECK(d.count("Unmount") == 0);
+    CHECK(f.node.release("c2"));
+    REQUIRE(d.count("Unmount") == 1);
+    CHECK(d.calls.back() == "Unmount v1 " + s.volumes[0].mount_id);
+    CHECK(d.mounted.empty());
+    CHECK(f.store.read().empty());
+}
+
+TEST_CASE("a new busy period gets a new mount ID", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    const auto first = f.store.read().volumes.at(0).mount_id;
+    f.node.release("c1");
+    f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
+    CHECK(f.store.read().volumes.at(0).mount_id != first);
+    CHECK(f.drivers["rexray"].count("Mount v1") == 2);
+}
+
+TEST_CASE("volumes are told apart by driver and name", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("a", "v"), req("b", "v", "/other")}, f.placer.placer());
+    CHECK(f.drivers["a"].count("Mount v") == 1);
+    CHECK(f.drivers["b"].count("Mount v") == 1);
+    CHECK(f.store.read().volumes.size() == 2);
+}
+
+TEST_CASE("ensure_exists gets the options and the explicit-create flag", "[volumes][node]") {
+    Fixture f;
+    auto r = req("rexray", "v1");
+    r.options = {{"size", "5"}, {"iops", "150"}};
+    r.explicit_create = true;
+    f.node.acquire(ctr("c1"), {r}, f.placer.placer());
+    CHECK(f.drivers["rexray"].calls.at(0) == "Ensure v1 opts=2 explicit=true");
+    CHECK(f.store.read().volumes.at(0).options == r.options);
+}
+
+TEST_CASE("rollback: a failing second volume releases the first, and says so", "[volumes][node]") {
+    Fixture f;
+    f.drivers["rexray"].failing = {"Mount v2"};
+    try {
+        f.node.acquire(ctr("c1"), {req("rexray", "v1"), req("rexray", "v2", "/b"), req("rexray", "v3", "/c")},
+                       f.placer.placer());
+        FAIL("acquire should fail");
+    } catch (const core::Error& e) {
+        CHECK(std::string(e.what()) == "volume rexray/v2 (test v2): fake rexray: Mount \"v2\": told to fail; "
+                                       "released the volumes already taken (rexray/v1)");
+    }
+    auto& d = f.drivers["rexray"];
+    CHECK(d.count("Mount v1") == 1);
+    CHECK(d.count("Unmount v1") == 1);
+    CHECK(d.count("Mount v3") == 0);
+    CHECK(d.count("Unmount v2") == 0); // a failed Mount is never followed by an Unmount
+    CHECK(d.mounted.empty());
+    CHECK(f.store.read().empty());
+}
+
+TEST_CASE("rollback respects other users of a shared volume", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "shared")}, f.placer.placer());
+    f.placer.fail_on = "v2";
+    CHECK_THROWS_WITH(
+        f.node.acquire(ctr("c2"), {req("rexray", "shared"), req("rexray", "v2", "/b")}, f.placer.placer()),
+        Catch::Contains("volume rexray/v2 (test v2): bind failed; released the volumes already taken "
+                        "(rexray/shared, rexray/v2)"));
+    auto& d = f.drivers["rexray"];
+    CHECK(d.count("Unmount shared") == 0); // c1 still holds it
+    CHECK(d.count("Unmount v2") == 1);     // mounted for c2 alone: undone
+    const auto s = f.store.read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].users == std::vector<std::string>{"c1"});
+    CHECK(s.containers.size() == 1);
+}
+
+TEST_CASE("release is idempotent and unknown containers are a no-op", "[volumes][node]") {
+    Fixture f;
+    CHECK_FALSE(f.node.release("never-seen"));
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    CHECK(f.node.release("c1"));
+    CHECK_FALSE(f.node.release("c1"));
+    CHECK(f.drivers["rexray"].count("Unmount") == 1);
+}
+
+TEST_CASE("a container cannot acquire twice", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    CHECK_THROWS_AS(f.node.acquire(ctr("c1"), {req("rexray", "v2")}, f.placer.placer()), core::InputError);
+    CHECK(f.drivers["rexray"].count("Mount v2") == 0);
+}
+
+TEST_CASE("a mountpoint that is not an absolute path is undone and refused", "[volumes][node]") {
+    Fixture f;
+    f.drivers["rexray"].mountpoint_override = "relative/path";
+    CHECK_THROWS_WITH(f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer()),
+                      Catch::Contains("not an absolute path"));
+    CHECK(f.drivers["rexray"].count("Unmount v1") == 1);
+    CHECK(f.store.read().empty());
+}
+
+TEST_CASE("a failed unmount is kept for gc, which retries it", "[volumes][node][gc]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    f.drivers["rexray"].failing = {"Unmount v1"};
+    CHECK(f.node.release("c1")); // poststop succeeds; the failure is recorded
+    auto s = f.store.read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].status == VolumeStatus::unmount_failed);
+    CHECK_THAT(s.volumes[0].last_error, Catch::Contains("told to fail"));
+    CHECK(s.containers.empty());
+
+    auto report = f.node.gc();
+    CHECK(report.failures.size() == 1);
+    f.drivers["rexray"].failing.clear();
+    report = f.node.gc();
+    CHECK(report.actions == std::vector<std::string>{"volume rexray/v1: unmounted (an earlier unmount had failed)"});
+    CHECK(f.store.read().empty());
+    CHECK(f.drivers["rexray"].mounted.empty());
+}
+
+TEST_CASE("a volume whose unmount failed is reused under its ID by the next user", "[volumes][node]") {
+    Fixture f;
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    const auto id = f.store.read().volumes.at(0).mount_id;
+    f.drivers["rexray"].failing = {"Unmount v1"};
+    f.node.release("c1");
+    f.drivers["rexray"].failing.clear();
+    f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
+    CHECK(f.drivers["rexray"].count("Mount v1") == 1);
+    CHECK(f.store.read().volumes.at(0).mount_id == id);
+    CHECK(f.store.read().volumes.at(0).status == VolumeStatus::mounted);
+    f.node.release("c2");
+    CHECK(f.drivers["rexray"].mounted.empty());
+}
+
+TEST_CASE("gc releases containers whose process is gone, and keeps live ones", "[volumes][node][gc]") {
+    Fixture f;
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    const auto dead = process_id(child);
+    REQUIRE(dead.has_value());
+    ::waitpid(child, nullptr, 0);
+    f.node.acquire({"gone", "oci", *dead}, {req("rexray", "v1")}, f.placer.placer());
+    f.node.acquire({"alive", "oci", self_process()}, {req("rexray", "v2")}, f.placer.placer());
+    f.node.acquire({"manual", "manual", ProcessId{}}, {req("rexray", "v3")}, f.placer.placer());
+    const auto report = f.node.gc();
+    REQUIRE(report.actions.size() == 1);
+    CHECK_THAT(report.actions[0], Catch::StartsWith("container gone (oci, pid "));
+    CHECK_THAT(report.actions[0], Catch::EndsWith("is gone): released rexray/v1"));
+    CHECK(f.drivers["rexray"].count("Unmount v1") == 1);
+    CHECK(f.store.read().containers.size() == 2);
+}
+
+TEST_CASE("gc undoes a mount that a dead hook left half done, and finishes an unmount", "[volumes][node][gc]") {
+    Fixture f;
+    auto& d = f.drivers["rexray"];
+    d.mounted[{"v1", "id1"}] = 1; // the dead hook's Mount reached the driver
+    f.store.transact([](State& s) {
+        s.volumes.push_back(VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
+        s.volumes.push_back(VolumeRecord{{"rexray", "v2"}, "id2", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
+        s.volumes.push_back(VolumeRecord{{"rexray", "v3"}, "id3", "/m", {}, VolumeStatus::unmounting, {}, {1, 1}, ""});
+    });
+    d.mounted[{"v3", "id3"}] = 1;
+    // v2's Mount never reached the driver: its Unmount is refused, which settles it too.
+    const auto report = f.node.gc();
+    CHECK(d.mounted.empty());
+    CHECK(f.store.read().empty());
+    CHECK(report.failures.empty());
+    CHECK(std::count_if(report.actions.begin(), report.actions.end(),
+                        [](const std::string& a) { return a.find("interrupted") != std::string::npos; }) >= 3);
+}
+
+TEST_CASE("gc keeps an interrupted mount when the driver cannot be reached", "[volumes][node][gc]") {
+    Fixture f;
+    f.drivers["rexray"].failing = {"Unmount v1!"};
+    f.store.transact([](State& s) {
+        s.volumes.push_back(VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
+    });
+    const auto report = f.node.gc();
+    REQUIRE(report.failures.size() == 1);
+    CHECK_THAT(report.failures[0], Catch::Contains("will retry"));
+    CHECK(f.store.read().volumes.at(0).status == VolumeStatus::unmount_failed);
+}
+
+TEST_CASE("a live hook's intent is left alone by gc", "[volumes][node][gc]") {
+    Fixture f;
+    f.store.transact([](State& s) {
+        s.volumes.push_back(
+            VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, self_process(), ""});
+    });
+    const auto report = f.node.gc();
+    CHECK(report.actions.empty());
+    CHECK(f.drivers["rexray"].calls.empty());
+}
