@@ -56,9 +56,13 @@ bool describe(int fd, const ChildJob& job, ChildReport& r) noexcept {
     if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_MNT_ID, &sx) != 0) {
         return false;
     }
-    r.mount_root =
-        (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-    r.mnt_id = (sx.stx_mask & STATX_MNT_ID) != 0 ? sx.stx_mnt_id : 0;
+    // Before 5.8 the kernel cannot say; an unknown answer must not pass as "not a mountpoint".
+    if ((sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0 || (sx.stx_mask & STATX_MNT_ID) == 0) {
+        errno = ENOSYS;
+        return false;
+    }
+    r.mount_root = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    r.mnt_id = sx.stx_mnt_id;
     r.same_as_source = makedev(sx.stx_dev_major, sx.stx_dev_minor) == job.source_dev && sx.stx_ino == job.source_ino;
     return true;
 }

@@ -128,6 +128,10 @@ const char* op_of(Step s) {
                             "it",
                             source, pid));
     }
+    if (r.step == Step::stat_target && r.err == ENOSYS) {
+        require(Feature{"statx STATX_ATTR_MOUNT_ROOT/STATX_MNT_ID", "5.8", false},
+                fmt::format("telling whether {} is already a mountpoint", plan.display));
+    }
     const bool on_source = r.step == Step::open_source_in_ns || r.step == Step::setns;
     if (r.step == Step::attach && method == BindMethod::plain_bind) {
         throw core::SysError("mount MS_BIND", plan.display, r.err);
