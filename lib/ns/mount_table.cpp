@@ -51,6 +51,7 @@ std::vector<MountEntry> read_mount_table(pid_t pid) {
             .target = str(mnt_fs_get_target(fs)),
             .fstype = str(mnt_fs_get_fstype(fs)),
             .options = str(mnt_fs_get_options(fs)),
+            .propagation = str(mnt_fs_get_optional_fields(fs)),
         });
     }
     return out;

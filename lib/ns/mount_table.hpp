@@ -17,7 +17,8 @@ struct MountEntry {
     std::string root;   ///< the subtree of the source that is mounted ("/" for all of it)
     std::string target; ///< where it is mounted, as seen in that namespace
     std::string fstype;
-    std::string options; ///< VFS and fs options together, as libmount reports them
+    std::string options;     ///< VFS and fs options together, as libmount reports them
+    std::string propagation; ///< mountinfo's optional fields: "shared:N", "master:N", "" (private)
 };
 
 /// The mount table of the mount namespace of `pid` (/proc/PID/mountinfo); pid 0 means this

@@ -1,0 +1,303 @@
+#include "lib/ns/place.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "lib/core/error.hpp"
+#include "lib/core/fd.hpp"
+#include "lib/ns/child.hpp"
+#include "lib/ns/mount_table.hpp"
+#include "lib/ns/sys.hpp"
+
+namespace dvdi::ns {
+
+using detail::ChildReport;
+using detail::Step;
+
+BindMethod choose_bind_method(const KernelFeatures& k) {
+    require(k.openat2, "resolving a target inside a container root without following it out");
+    if (k.open_tree_move_mount.available && k.mount_setattr.available) {
+        return BindMethod::detached_clone;
+    }
+    return BindMethod::plain_bind;
+}
+
+namespace {
+
+// The channel to the child: a SOCK_SEQPACKET pair keeps each report one message, and send()
+// with MSG_NOSIGNAL turns a dead peer into EPIPE instead of a SIGPIPE that would kill the hook.
+struct Channel {
+    core::UniqueFd parent;
+    core::UniqueFd child;
+};
+
+Channel make_channel() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+        core::throw_errno("socketpair");
+    }
+    return Channel{core::UniqueFd(fds[0]), core::UniqueFd(fds[1])};
+}
+
+// The forked child, killed and reaped whatever happens to the parent's side.
+class Child {
+  public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            wait();
+        }
+    }
+    int wait() noexcept {
+        int status = 0;
+        while (pid_ > 0 && ::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = 0;
+        return status;
+    }
+
+  private:
+    pid_t pid_;
+};
+
+// One report, or nullopt when the child died without writing it.
+std::optional<ChildReport> receive(int fd) {
+    ChildReport r;
+    ssize_t n = 0;
+    do {
+        n = ::read(fd, &r, sizeof(r));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof(r))) {
+        return std::nullopt;
+    }
+    return r;
+}
+
+const char* op_of(Step s) {
+    switch (s) {
+    case Step::setns:
+        return "setns";
+    case Step::open_root:
+        return "openat2 (the root)";
+    case Step::resolve_target:
+        return "openat2 RESOLVE_IN_ROOT";
+    case Step::create_target:
+        return "mkdirat";
+    case Step::stat_target:
+        return "statx";
+    case Step::open_source_in_ns:
+        return "openat2 (the source inside the namespace)";
+    case Step::source_not_visible:
+        return "plain bind";
+    case Step::attach:
+        return "move_mount";
+    case Step::set_propagation:
+        return "mount MS_PRIVATE";
+    case Step::remount:
+        return "mount MS_REMOUNT";
+    case Step::verify_attached:
+        return "verify the bind";
+    case Step::none:
+        break;
+    }
+    return "placing";
+}
+
+[[noreturn]] void throw_step(const ChildReport& r, const detail::ResolvePlan& plan, const std::string& source,
+                             BindMethod method, pid_t pid) {
+    if (r.step == Step::resolve_target && r.err == ENOENT && plan.host_path_outside_prefixes) {
+        throw core::Error(fmt::format("host path {} does not exist, and a missing host path is created only under "
+                                      "the auto-create prefixes (auto_create_prefixes)",
+                                      plan.display));
+    }
+    if (r.step == Step::source_not_visible || (r.step == Step::open_source_in_ns && r.err == ENOENT)) {
+        require(Feature{"open_tree/move_mount and mount_setattr", "5.12", false},
+                fmt::format("`{}` is not visible in the mount namespace of pid {}, so a plain bind cannot reach "
+                            "it",
+                            source, pid));
+    }
+    if (r.step == Step::stat_target && r.err == ENOSYS) {
+        require(Feature{"statx STATX_ATTR_MOUNT_ROOT/STATX_MNT_ID", "5.8", false},
+                fmt::format("telling whether {} is already a mountpoint", plan.display));
+    }
+    const bool on_source = r.step == Step::open_source_in_ns || r.step == Step::setns;
+    if (r.step == Step::attach && method == BindMethod::plain_bind) {
+        throw core::SysError("mount MS_BIND", plan.display, r.err);
+    }
+    throw core::SysError(op_of(r.step), on_source ? source : plan.display, r.err);
+}
+
+} // namespace
+
+namespace {
+
+std::optional<MountEntry> mount_by_id(pid_t pid, std::uint64_t id) {
+    for (auto& e : read_mount_table(pid)) {
+        if (static_cast<std::uint64_t>(e.id) == id) {
+            return e;
+        }
+    }
+    return std::nullopt;
+}
+
+// After the child resolved the target: true when it already holds this very source (a
+// repeated call); throws when a mount there, or the mount it sits on, makes attaching wrong.
+bool already_placed(const ProcessHandle& process, const ChildReport& r, const detail::ResolvePlan& plan) {
+    if (r.mount_root != 0 && r.same_as_source != 0) {
+        return true;
+    }
+    const auto on = mount_by_id(process.pid(), r.mnt_id);
+    process.require_alive("while its mount table was being read");
+    if (r.mount_root != 0) {
+        throw core::Error(fmt::format(
+            "{} is already a mountpoint in the mount namespace of pid {} ({}); not stacking a volume on it",
+            plan.display, process.pid(),
+            on ? fmt::format("{} `{}` mounted at `{}`", on->fstype, on->source, on->target) : "mount id unknown"));
+    }
+    // A mount attached under a shared mount is copied to every peer of it: the host, or other
+    // containers. The hook's own namespace is exempt: a host path placed there is meant to be
+    // seen on the host.
+    if (on && on->propagation.find("shared:") != std::string::npos &&
+        process.mount_ns_inode() != own_mount_ns_inode()) {
+        throw core::Error(fmt::format("{} lies on the mount `{}` in the mount namespace of pid {}, which is shared "
+                                      "({}): the volume would propagate to its peers (the host or other containers); "
+                                      "make the container's root propagation slave or private",
+                                      plan.display, on->target, process.pid(), on->propagation));
+    }
+    return false;
+}
+
+core::UniqueFd open_source(const std::string& path, struct stat& st) {
+    if (path.empty() || path[0] != '/') {
+        throw core::InputError("source", path, "must be an absolute host path");
+    }
+    // O_NOFOLLOW|O_DIRECTORY: a symlink as the last component fails (ENOTDIR) rather than
+    // being followed; the source is the host's own directory, never something a link picks.
+    core::UniqueFd fd(sys::openat2(AT_FDCWD, path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW, RESOLVE_NO_MAGICLINKS));
+    if (!fd) {
+        core::throw_errno("open", path);
+    }
+    if (::fstat(fd.get(), &st) != 0) {
+        core::throw_errno("fstat", path);
+    }
+    return fd;
+}
+
+// The clone is made and given its final attributes while it is detached: nobody can see it,
+// and no window exists in which the container holds a writable or propagating mount.
+core::UniqueFd clone_source(int src, const std::string& path, const BindOptions& o) {
+    core::UniqueFd tree(sys::open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+    if (!tree) {
+        core::throw_errno("open_tree", path);
+    }
+    mount_attr attr{};
+    attr.attr_set = (o.read_only ? MOUNT_ATTR_RDONLY : 0U) | (o.nosuid ? MOUNT_ATTR_NOSUID : 0U) |
+                    (o.nodev ? MOUNT_ATTR_NODEV : 0U);
+    // A clone of a shared mount joins its peer group; without this, mounts made later inside
+    // the volume (in the container) would appear on the host and in every peer.
+    attr.propagation = o.propagation == Propagation::slave ? MS_SLAVE : MS_PRIVATE;
+    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0) {
+        core::throw_errno("mount_setattr", path);
+    }
+    return tree;
+}
+
+void send_go(int fd) {
+    if (::send(fd, "g", 1, MSG_NOSIGNAL) != 1) {
+        core::throw_errno("send", "the placing child");
+    }
+}
+
+unsigned long ms_flags(const BindOptions& o) {
+    unsigned long f = 0;
+    f |= o.read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL;
+    f |= o.nosuid ? static_cast<unsigned long>(MS_NOSUID) : 0UL;
+    f |= o.nodev ? static_cast<unsigned long>(MS_NODEV) : 0UL;
+    return f;
+}
+
+unsigned long ms_propagation(const BindOptions& o) {
+    return static_cast<unsigned long>(o.propagation == Propagation::slave ? MS_SLAVE : MS_PRIVATE);
+}
+
+// Forks the child for `job` and drives it: resolve, check, attach. Throws on any failure;
+// the child is always reaped.
+bool run_placement(const ProcessHandle& process, detail::ChildJob job, const std::string& source,
+                   const BindOptions& options) {
+    const auto& plan = *job.plan;
+    Channel ch = make_channel();
+    job.channel = ch.child.get();
+    process.require_alive("before the mount was placed");
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        core::throw_errno("fork");
+    }
+    if (pid == 0) {
+        detail::run_child(job);
+    }
+    Child child(pid);
+    ch.child.reset();
+    const auto resolved = receive(ch.parent.get());
+    if (!resolved) {
+        throw core::Error(fmt::format("placing {}: the child process died before reporting", plan.display));
+    }
+    if (resolved->step != Step::none) {
+        throw_step(*resolved, plan, source, job.method, process.pid());
+    }
+    if (already_placed(process, *resolved, plan)) {
+        return true;
+    }
+    if (options.before_attach) {
+        options.before_attach();
+    }
+    process.require_alive("before the mount was attached");
+    send_go(ch.parent.get());
+    const auto attached = receive(ch.parent.get());
+    child.wait();
+    if (!attached) {
+        throw core::Error(fmt::format("placing {}: the child process died while attaching", plan.display));
+    }
+    if (attached->step != Step::none) {
+        throw_step(*attached, plan, source, job.method, process.pid());
+    }
+    process.require_alive("after the mount was attached (the mount went with its namespace)");
+    return false;
+}
+
+} // namespace
+
+PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
+                       const BindOptions& options, const KernelFeatures& features) {
+    PlaceResult result{choose_bind_method(features), false};
+    const auto plan = detail::plan_resolution(target);
+    struct stat st {};
+    const core::UniqueFd src = open_source(host_source, st);
+    const core::UniqueFd tree =
+        result.method == BindMethod::detached_clone ? clone_source(src.get(), host_source, options) : core::UniqueFd();
+    const detail::ChildJob job{.mnt_ns = process.mount_ns(),
+                               .plan = &plan,
+                               .method = result.method,
+                               .tree = tree.get(),
+                               .source = host_source.c_str(),
+                               .source_dev = st.st_dev,
+                               .source_ino = st.st_ino,
+                               .remount_flags = ms_flags(options),
+                               .propagation = ms_propagation(options),
+                               .channel = -1};
+    result.already_placed = run_placement(process, job, host_source, options);
+    return result;
+}
+
+} // namespace dvdi::ns

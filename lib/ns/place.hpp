@@ -1,0 +1,98 @@
+// Placing a host directory into another process's mount namespace, safely: the target is
+// resolved inside a root that a container image controls, and nothing may land outside it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/ns/features.hpp"
+#include "lib/ns/process.hpp"
+
+namespace dvdi::ns {
+
+/// Whether missing directories on the way to the target are created.
+enum class Create {
+    never,        ///< the target must exist
+    missing_dirs, ///< create missing directories (0755), one component at a time, fd-relative
+};
+
+/// Where the mount goes, as seen from the target process's mount namespace.
+///
+/// The three callers:
+///  - OCI container (createRuntime/prestart, before pivot_root): root = the rootfs path
+///    (bundle + root.path; before the pivot it is the same path inside the container's
+///    namespace), path = the container path.
+///  - Mesos container: relative container paths: root = the sandbox directory, path = the
+///    relative path (or root = the rootfs, path = "/mnt/mesos/sandbox/<rel>"); absolute paths:
+///    root = the rootfs when there is one, else no root.
+///  - a host path (no root): path is absolute in the target namespace.
+struct Target {
+    /// The directory the path is resolved inside (absolute, trusted: it comes from the runtime,
+    /// not the image). Nothing of `path` (symlinks, "..") can leave it. Unset: a host path.
+    std::optional<std::string> root;
+    /// Inside root: absolute or relative, both taken from root. Without root: absolute. Must
+    /// not contain ".." or NUL.
+    std::string path;
+    Create create = Create::missing_dirs;
+    /// Without root only: a missing target is created only when it lies under one of these
+    /// absolute prefixes (core::Config::auto_create_prefixes; the old module's /tmp).
+    std::vector<std::string> host_create_prefixes;
+};
+
+/// How the placed mount's propagation is set before it is attached.
+enum class Propagation {
+    private_, ///< neither way (Docker's default for volumes)
+    slave,    ///< mounts made later under the source on the host appear inside, not back
+};
+
+struct BindOptions {
+    bool read_only = false;
+    bool nosuid = false;
+    bool nodev = false;
+    Propagation propagation = Propagation::private_;
+    /// Test seam: called in the hook's process after the target was resolved in the namespace
+    /// and before the mount is attached (e.g. to kill the container at that moment).
+    std::function<void()> before_attach;
+};
+
+/// How the bind is made.
+enum class BindMethod {
+    detached_clone, ///< open_tree(OPEN_TREE_CLONE) + mount_setattr on the host, move_mount inside
+    plain_bind,     ///< mount(MS_BIND) inside the namespace, of the source as seen there
+};
+
+/// The method this kernel allows. detached_clone needs open_tree/move_mount and mount_setattr;
+/// without them, plain_bind (which place_bind then only does when the source is verifiably the
+/// same inode in the target namespace). Resolution always needs openat2. Throws core::Error
+/// naming the missing feature and the minimum kernel when openat2 is missing.
+[[nodiscard]] BindMethod choose_bind_method(const KernelFeatures& k);
+
+/// What place_bind did.
+struct PlaceResult {
+    BindMethod method = BindMethod::detached_clone;
+    /// The target was already the root of a mount of this very source (a repeated call): nothing
+    /// was stacked on it.
+    bool already_placed = false;
+};
+
+/// Binds the host directory `host_source` onto `target` in the mount namespace of `process`.
+///
+/// The source is opened on the host (absolute, no symlink in its last component, a directory).
+/// The target is resolved in a forked child that joined the namespace (this process never
+/// does), with openat2 RESOLVE_IN_ROOT inside target.root, missing directories created per
+/// target.create, and the mount attached to the resolved fd. The mount is private (or slave)
+/// and read-only/nosuid/nodev as asked, all set before it is attached.
+///
+/// Needs: root (CAP_SYS_ADMIN), a kernel with openat2; `features` is the probe (a seam for
+/// tests). Returns what was done. Throws core::InputError for a bad path; core::SysError
+/// naming the failing step and path; core::Error when the target is already a mountpoint of
+/// something else, when its mount would propagate the volume to peers (a shared mount), when
+/// a missing host path is not under an auto-create prefix, when the process exited or its pid
+/// was reused, or when the kernel lacks a feature (named, with the minimum kernel).
+/// On any error nothing is left mounted.
+PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
+                       const BindOptions& options = {}, const KernelFeatures& features = probe_kernel_features());
+
+} // namespace dvdi::ns

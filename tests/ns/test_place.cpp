@@ -1,0 +1,139 @@
+// place_bind with a real "container": a forked process in its own mount namespace, and a
+// rootfs directory. Each test runs in a private mount namespace of its own.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "lib/core/core.hpp"
+#include "lib/ns/ns.hpp"
+#include "tests/harness/harness.hpp"
+#include "tests/ns/fake_container.hpp"
+
+using namespace dvdi;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A rootfs, a volume source with one file, and a decoy directory beside them.
+struct World {
+    test::TempDir dir{"dvdi-place"};
+    fs::path rootfs = dir / "rootfs";
+    fs::path source = dir / "vol";
+    fs::path decoy = dir / "decoy";
+    World() {
+        fs::create_directories(rootfs);
+        fs::create_directories(source);
+        fs::create_directories(decoy);
+        test::write_file(source / "hello", "from the volume");
+    }
+    [[nodiscard]] ns::Target in_root(const std::string& path) const { return {rootfs.string(), path}; }
+    // A path inside the container's view, read through /proc/PID/root.
+    [[nodiscard]] static fs::path seen_by(pid_t pid, const fs::path& p) {
+        return fs::path("/proc") / std::to_string(pid) / "root" / p.relative_path();
+    }
+};
+
+} // namespace
+
+TEST_CASE("place: a volume appears at the target inside the container and not on the host", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto host_before = test::mount_targets();
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        const auto r = ns::place_bind(handle, w.source.string(), w.in_root("/data"));
+        REQUIRE(r.method == ns::BindMethod::detached_clone);
+        REQUIRE_FALSE(r.already_placed);
+        const std::string target = (w.rootfs / "data").string();
+        REQUIRE(ns::find_mount(target, c.pid()).has_value());
+        REQUIRE(test::read_file(World::seen_by(c.pid(), target) / "hello") == "from the volume");
+        // The host sees the created directory, empty, and no new mount.
+        REQUIRE_FALSE(ns::find_mount(target).has_value());
+        REQUIRE(test::mount_targets() == host_before);
+        REQUIRE_FALSE(fs::exists(w.rootfs / "data" / "hello"));
+        // Again with the same source: recognised, not stacked.
+        REQUIRE(ns::place_bind(handle, w.source.string(), w.in_root("/data")).already_placed);
+        // Another source on the same target: refused, naming it.
+        REQUIRE_THROWS_WITH(ns::place_bind(handle, w.decoy.string(), w.in_root("data")),
+                            Catch::Contains("is already a mountpoint") && Catch::Contains("not stacking"));
+        const auto in = test::mount_targets(c.pid());
+        REQUIRE(std::count(in.begin(), in.end(), target) == 1);
+    });
+}
+
+TEST_CASE("place: a read-only volume is read-only inside, the host side stays writable", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        ns::BindOptions ro;
+        ro.read_only = true;
+        ro.nosuid = true;
+        ro.nodev = true;
+        ns::place_bind(handle, w.source.string(), w.in_root("/ro"), ro);
+        const auto m = ns::find_mount((w.rootfs / "ro").string(), c.pid());
+        REQUIRE(m.has_value());
+        REQUIRE(m->options.find("ro") == 0);
+        REQUIRE(m->options.find("nosuid") != std::string::npos);
+        REQUIRE(c.write_file((w.rootfs / "ro" / "new").string()) == EROFS);
+        REQUIRE_NOTHROW(test::write_file(w.source / "new", "host writes"));
+        REQUIRE(test::read_file(World::seen_by(c.pid(), w.rootfs / "ro" / "new")) == "host writes");
+    });
+}
+
+TEST_CASE("place: nested volumes at /a and /a/b", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    const fs::path second = w.dir / "vol2";
+    fs::create_directories(second);
+    test::write_file(second / "two", "second volume");
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        ns::place_bind(handle, w.source.string(), w.in_root("/a"));
+        ns::place_bind(handle, second.string(), w.in_root("/a/b"));
+        REQUIRE(ns::find_mount((w.rootfs / "a").string(), c.pid()).has_value());
+        REQUIRE(ns::find_mount((w.rootfs / "a" / "b").string(), c.pid()).has_value());
+        REQUIRE(test::read_file(World::seen_by(c.pid(), w.rootfs / "a" / "hello")) == "from the volume");
+        REQUIRE(test::read_file(World::seen_by(c.pid(), w.rootfs / "a" / "b" / "two")) == "second volume");
+        // b was made inside the first volume (as Docker does), nothing on the host is mounted.
+        REQUIRE(fs::is_directory(w.source / "b"));
+        REQUIRE_FALSE(ns::find_mount((w.rootfs / "a").string()).has_value());
+    });
+}
+
+TEST_CASE("place: the process died after its handle was taken: clear error, nothing mounted", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        const auto host_before = test::mount_targets();
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        REQUIRE(handle.alive());
+        c.kill(); // its pid is free for reuse from here on
+        REQUIRE_FALSE(handle.alive());
+        REQUIRE_THROWS_WITH(ns::place_bind(handle, w.source.string(), w.in_root("/data")),
+                            Catch::Contains("has exited or its pid was reused") && Catch::Contains("nothing"));
+        REQUIRE(test::mount_targets() == host_before);
+        REQUIRE_THROWS_AS(ns::ProcessHandle::open(999'999'999), core::Error);
+        REQUIRE_THROWS_AS(ns::ProcessHandle::open(0), core::InputError);
+    });
+}
+
+TEST_CASE("place: the process exits mid-way, after the target was resolved", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        const auto host_before = test::mount_targets();
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        ns::BindOptions o;
+        o.before_attach = [&] { c.kill(); };
+        REQUIRE_THROWS_WITH(ns::place_bind(handle, w.source.string(), w.in_root("/data"), o),
+                            Catch::Contains("has exited"));
+        REQUIRE(test::mount_targets() == host_before);
+    });
+}
