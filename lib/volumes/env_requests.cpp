@@ -73,13 +73,13 @@ std::optional<std::pair<Field, std::size_t>> classify(std::string_view var) {
 // A variable name as a message's field: printable ASCII as it is, anything else quoted.
 std::string field_name(std::string_view var) {
     const bool plain = std::all_of(var.begin(), var.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
-    return plain ? std::string(var) : core::quote(var);
+    return plain ? std::string(var) : core::quote(well_formed(var));
 }
 
 void place(Slots& slots, std::string_view var, std::string_view value, std::vector<std::string>& warnings) {
     const auto where = classify(var);
     if (!where) {
-        throw InputError(field_name(var), value, std::string(kUnknownRule));
+        throw input_error(field_name(var), value, std::string(kUnknownRule));
     }
     const auto [field, slot] = *where;
     if (field == kDvdcli) {
@@ -91,7 +91,7 @@ void place(Slots& slots, std::string_view var, std::string_view value, std::vect
         const std::string rule =
             cell->name == var ? "set twice"
                               : fmt::format("{} is also set (the bare name and 0 are the same slot)", cell->name);
-        throw InputError(std::string(var), value, rule);
+        throw input_error(std::string(var), value, rule);
     }
     cell = Var{std::string(var), std::string(trim(value))};
 }
@@ -108,7 +108,7 @@ Options parse_opts(const Var& var) {
         }
         const std::size_t eq = piece.find('=');
         if (eq == std::string_view::npos) {
-            throw InputError(var.name, piece, "an option must be key=value");
+            throw input_error(var.name, piece, "an option must be key=value");
         }
         const std::string_view key = trim(piece.substr(0, eq));
         const std::string_view value = trim(piece.substr(eq + 1));
@@ -127,7 +127,7 @@ Mode parse_mode(const Var& var) {
     if (m == "ro") {
         return Mode::ro;
     }
-    throw InputError(var.name, var.value, "a mode must be RW or RO");
+    throw input_error(var.name, var.value, "a mode must be RW or RO");
 }
 
 bool parse_explicit_create(const Var& var) {
@@ -138,7 +138,7 @@ bool parse_explicit_create(const Var& var) {
     if (v == "true") {
         return true;
     }
-    throw InputError(var.name, var.value, "must be true or false");
+    throw input_error(var.name, var.value, "must be true or false");
 }
 
 // The NAME variable a slot's other variables are missing, in the same spelling (bare or digit).
@@ -191,8 +191,8 @@ template <typename Each> EnvRequests parse(std::string_view default_driver, Each
         if (!slot[kName]) {
             for (std::size_t f = 0; f < kFieldCount; ++f) {
                 if (slot[f]) {
-                    throw InputError(slot[f]->name, slot[f]->value,
-                                     fmt::format("{} is not set", name_variable(*slot[f], static_cast<Field>(f))));
+                    throw input_error(slot[f]->name, slot[f]->value,
+                                      fmt::format("{} is not set", name_variable(*slot[f], static_cast<Field>(f))));
                 }
             }
             continue;
@@ -213,7 +213,7 @@ EnvRequests parse_env_requests(const std::vector<std::string>& env, std::string_
             }
             const std::size_t eq = entry.find('=');
             if (eq == std::string::npos) {
-                throw InputError(field_name(entry), "", "an environment entry must be NAME=VALUE");
+                throw input_error(field_name(entry), "", "an environment entry must be NAME=VALUE");
             }
             emit(std::string_view(entry).substr(0, eq), std::string_view(entry).substr(eq + 1));
         }

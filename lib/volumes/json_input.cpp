@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "lib/core/error.hpp"
+#include "lib/volumes/validate.hpp"
 
 namespace dvdi::volumes::detail {
 
@@ -42,9 +43,9 @@ json parse_json(std::string_view text, const std::string& origin) {
     } catch (const json::parse_error& e) {
         const std::size_t at = std::min<std::size_t>(e.byte, text.size());
         const std::size_t from = at > 32 ? at - 32 : 0;
-        throw InputError(origin, text.substr(from, at - from), fmt::format("not valid JSON: {}", reason(e)));
+        throw input_error(origin, text.substr(from, at - from), fmt::format("not valid JSON: {}", reason(e)));
     } catch (const json::exception& e) {
-        throw InputError(origin, text.substr(0, 32), fmt::format("not valid JSON: {}", reason(e)));
+        throw input_error(origin, text.substr(0, 32), fmt::format("not valid JSON: {}", reason(e)));
     }
 }
 
@@ -65,14 +66,14 @@ std::string index_path(const std::string& path, std::size_t i) {
 
 const json& require_object(const json& v, const std::string& path) {
     if (!v.is_object()) {
-        throw InputError(path, shown(v), "must be a JSON object");
+        throw input_error(path, shown(v), "must be a JSON object");
     }
     return v;
 }
 
 const json& require_array(const json& v, const std::string& path) {
     if (!v.is_array()) {
-        throw InputError(path, shown(v), "must be a JSON array");
+        throw input_error(path, shown(v), "must be a JSON array");
     }
     return v;
 }
@@ -88,7 +89,7 @@ std::optional<std::string> optional_string(const json& obj, std::string_view key
         return std::nullopt;
     }
     if (!v->is_string()) {
-        throw InputError(member_path(path, key), shown(*v), "must be a string");
+        throw input_error(member_path(path, key), shown(*v), "must be a string");
     }
     return v->get<std::string>();
 }
@@ -96,7 +97,7 @@ std::optional<std::string> optional_string(const json& obj, std::string_view key
 std::string required_string(const json& obj, std::string_view key, const std::string& path) {
     auto s = optional_string(obj, key, path);
     if (!s) {
-        throw InputError(member_path(path, key), "", "missing: a string is required");
+        throw input_error(member_path(path, key), "", "missing: a string is required");
     }
     return std::move(*s);
 }
@@ -111,12 +112,12 @@ std::optional<std::int64_t> optional_integer(const json& obj, std::string_view k
     if (v->is_number_unsigned()) {
         const auto u = v->get<std::uint64_t>();
         if (u > static_cast<std::uint64_t>(max) || static_cast<std::int64_t>(u) < min) {
-            throw InputError(member_path(path, key), shown(*v), rule);
+            throw input_error(member_path(path, key), shown(*v), rule);
         }
         return static_cast<std::int64_t>(u);
     }
     if (!v->is_number_integer() || v->get<std::int64_t>() < min || v->get<std::int64_t>() > max) {
-        throw InputError(member_path(path, key), shown(*v), rule);
+        throw input_error(member_path(path, key), shown(*v), rule);
     }
     return v->get<std::int64_t>();
 }

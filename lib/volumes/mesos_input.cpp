@@ -30,14 +30,14 @@ std::vector<std::string> read_container_id(const json& doc) {
     const json* id = detail::find(doc, "container_id");
     std::string path = "container_id";
     if (id == nullptr) {
-        throw InputError(path, "", "missing: Mesos sends the container's id");
+        throw input_error(path, "", "missing: Mesos sends the container's id");
     }
     while (id != nullptr) {
         detail::require_object(*id, path);
         std::string value = detail::required_string(*id, "value", path);
         if (value.empty() || !std::all_of(value.begin(), value.end(), is_id_char_ok) || !is_valid_utf8(value)) {
-            throw InputError(detail::member_path(path, "value"), value,
-                             "a container id must be non-empty UTF-8 without '/' or control characters");
+            throw input_error(detail::member_path(path, "value"), value,
+                              "a container id must be non-empty UTF-8 without '/' or control characters");
         }
         chain.push_back(std::move(value));
         id = detail::find(*id, "parent");
@@ -50,7 +50,7 @@ std::vector<std::string> read_container_id(const json& doc) {
 std::optional<std::string> read_host_path(const json& config, std::string_view key) {
     auto p = detail::optional_string(config, key, "container_config");
     if (p && (!p->starts_with('/') || p->find('\0') != std::string::npos || !is_valid_utf8(*p))) {
-        throw InputError(detail::member_path("container_config", key), *p, "must be an absolute host path");
+        throw input_error(detail::member_path("container_config", key), *p, "must be an absolute host path");
     }
     return p;
 }
@@ -119,7 +119,7 @@ Mode read_mode(const json& volume, const std::string& path) {
     if (*mode == "RO") {
         return Mode::ro;
     }
-    throw InputError(detail::member_path(path, "mode"), *mode, "a mode must be \"RW\" or \"RO\"");
+    throw input_error(detail::member_path(path, "mode"), *mode, "a mode must be \"RW\" or \"RO\"");
 }
 
 // One container_info.volumes[] entry; nullopt when it is not a DOCKER_VOLUME.
@@ -138,7 +138,7 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
     const std::string dv_path = detail::member_path(source_path, "docker_volume");
     const json* dv = detail::find(*source, "docker_volume");
     if (dv == nullptr) {
-        throw InputError(dv_path, "", "missing: a DOCKER_VOLUME source needs docker_volume");
+        throw input_error(dv_path, "", "missing: a DOCKER_VOLUME source needs docker_volume");
     }
     detail::require_object(*dv, dv_path);
     Request r;
@@ -152,8 +152,8 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
     const std::string cp = detail::required_string(volume, "container_path", path);
     r.container_path = normalize_container_path(cp, PathRule::absolute_or_relative, cp_field);
     if (!r.container_path->starts_with('/') && !has_base) {
-        throw InputError(cp_field, cp,
-                         "a relative container path needs container_config.directory or container_config.rootfs");
+        throw input_error(cp_field, cp,
+                          "a relative container path needs container_config.directory or container_config.rootfs");
     }
     r.mode = read_mode(volume, path);
     return r;

@@ -36,7 +36,9 @@ std::map<std::string, std::string> read_annotations(const json& doc) {
     detail::require_object(*a, "state.annotations");
     for (const auto& [key, value] : a->items()) {
         if (!value.is_string()) {
-            throw InputError(detail::member_path("state.annotations", key), detail::shown(value), "must be a string");
+            const bool plain = std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+            throw input_error(detail::member_path("state.annotations", plain ? key : core::quote(key)),
+                              detail::shown(value), "must be a string");
         }
         out.emplace(key, value.get<std::string>());
     }
@@ -46,7 +48,7 @@ std::map<std::string, std::string> read_annotations(const json& doc) {
 // A path from the config, made absolute against `base` and lexically normalised.
 std::string absolute_against(std::string_view base, std::string_view p, const std::string& field) {
     if (p.empty() || p.find('\0') != std::string_view::npos || !is_valid_utf8(p)) {
-        throw InputError(field, p, "must be a non-empty UTF-8 path");
+        throw input_error(field, p, "must be a non-empty UTF-8 path");
     }
     const std::string joined = p.starts_with('/') ? std::string(p) : fmt::format("{}/{}", base, p);
     std::string out;
@@ -81,7 +83,7 @@ std::vector<std::string> read_env(const json& doc) {
     env.reserve(e->size());
     for (std::size_t i = 0; i < e->size(); ++i) {
         if (!(*e)[i].is_string()) {
-            throw InputError(detail::index_path("config.process.env", i), detail::shown((*e)[i]), "must be a string");
+            throw input_error(detail::index_path("config.process.env", i), detail::shown((*e)[i]), "must be a string");
         }
         env.push_back((*e)[i].get<std::string>());
     }
@@ -114,9 +116,9 @@ void check_mount_conflicts(const std::vector<Request>& requests, const std::vect
         const auto it = std::find(destinations.begin(), destinations.end(), *r.container_path);
         if (it != destinations.end()) {
             const std::string suffix = r.origin.substr(std::string_view("DVDI_VOLUME_NAME").size());
-            throw InputError(fmt::format("DVDI_VOLUME_CONTAINERPATH{}", suffix), *r.container_path,
-                             fmt::format("config.json already mounts something there (config.mounts[{}])",
-                                         it - destinations.begin()));
+            throw input_error(fmt::format("DVDI_VOLUME_CONTAINERPATH{}", suffix), *r.container_path,
+                              fmt::format("config.json already mounts something there (config.mounts[{}])",
+                                          it - destinations.begin()));
         }
     }
 }
@@ -130,12 +132,12 @@ OciState parse_oci_state(std::string_view text) {
     s.oci_version = detail::required_string(doc, "ociVersion", "state");
     s.id = detail::required_string(doc, "id", "state");
     if (!printable_id(s.id)) {
-        throw InputError("state.id", s.id, "a container id must be non-empty UTF-8 without '/' or control characters");
+        throw input_error("state.id", s.id, "a container id must be non-empty UTF-8 without '/' or control characters");
     }
     s.status = detail::required_string(doc, "status", "state");
     s.bundle = detail::required_string(doc, "bundle", "state");
     if (!absolute_path(s.bundle)) {
-        throw InputError("state.bundle", s.bundle, "must be an absolute path");
+        throw input_error("state.bundle", s.bundle, "must be an absolute path");
     }
     if (const auto pid = detail::optional_integer(doc, "pid", "state", 0, INT_MAX); pid && *pid > 0) {
         s.pid = pid;
@@ -143,14 +145,14 @@ OciState parse_oci_state(std::string_view text) {
     s.annotations = read_annotations(doc);
     s.root = detail::optional_string(doc, "root", "state");
     if (s.root && !absolute_path(*s.root)) {
-        throw InputError("state.root", *s.root, "must be an absolute path");
+        throw input_error("state.root", *s.root, "must be an absolute path");
     }
     return s;
 }
 
 OciConfig parse_oci_config(std::string_view text, std::string_view bundle, std::string_view default_driver) {
     if (!absolute_path(bundle)) {
-        throw InputError("bundle", bundle, "must be an absolute path");
+        throw input_error("bundle", bundle, "must be an absolute path");
     }
     const std::string origin = fmt::format("{}/config.json", bundle);
     const json doc = detail::parse_json(text, origin);

@@ -38,7 +38,7 @@ Mode read_mode(const json& obj) {
     if (*mode == "ro") {
         return Mode::ro;
     }
-    throw InputError("request.mode", *mode, "must be \"rw\" or \"ro\"");
+    throw input_error("request.mode", *mode, "must be \"rw\" or \"ro\"");
 }
 
 } // namespace
@@ -72,7 +72,7 @@ void from_json(const nlohmann::json& j, Request& r) {
     out.mode = read_mode(j);
     if (const json* e = detail::find(j, "explicit_create")) {
         if (!e->is_boolean()) {
-            throw InputError("request.explicit_create", detail::shown(*e), "must be true or false");
+            throw input_error("request.explicit_create", detail::shown(*e), "must be true or false");
         }
         out.explicit_create = e->get<bool>();
     }
