@@ -40,7 +40,13 @@ struct Request {
     [[nodiscard]] VolumeKey key() const { return {driver, name}; }
 };
 
+/// JSON form (state file, debugging): {"driver", "name", "options": [{"key", "value"}...] in
+/// order, "container_path" (only when set), "mode": "rw"|"ro", "explicit_create", "origin"}.
 void to_json(nlohmann::json& j, const Request& r);
+/// The inverse of to_json; "options", "container_path", "mode", "explicit_create" and "origin"
+/// may be absent (defaults), unknown keys are ignored. The values are checked with the same
+/// rules as the readers (check_request) and the container path must already be normalised.
+/// Throws core::InputError naming `request.<key>`; `r` is unchanged on error.
 void from_json(const nlohmann::json& j, Request& r);
 
 } // namespace dvdi::volumes

@@ -1,0 +1,11 @@
+// libFuzzer entry point of the env reader (see targets.hpp); built by scripts/fuzz.sh only.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tests/fuzz/targets.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    dvdi::fuzz::env_step(std::string_view(reinterpret_cast<const char*>(data), size));
+    return 0;
+}
