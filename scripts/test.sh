@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
+# The request readers' fuzz targets, 30 s each (FUZZ_SECONDS; 0 skips): fails on any crash.
+bash scripts/fuzz.sh
 exec "${BUILD_DIR:-build}/tests/dvdi-tests" "$@"
