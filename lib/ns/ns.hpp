@@ -2,7 +2,9 @@
 // This library knows nothing of volumes or drivers (it never includes lib/volumes).
 //  - features.hpp:    which mount-API syscalls the kernel offers
 //  - mount_table.hpp: mount tables read with libmount
+//  - fs_mount.hpp:    mounting and unmounting filesystems with libmount (mount -t TYPE -o OPTS)
 #pragma once
 
 #include "lib/ns/features.hpp"
+#include "lib/ns/fs_mount.hpp"
 #include "lib/ns/mount_table.hpp"
