@@ -19,6 +19,12 @@ std::string seconds(milliseconds d) {
     return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0);
 }
 
+/// The body for an error message: quoted, without the trailing newline most plugins send.
+std::string shown(const std::string& body) {
+    const auto end = body.find_last_not_of(" \t\r\n");
+    return core::quote(body.substr(0, end == std::string::npos ? 0 : end + 1), 200);
+}
+
 std::string body_of(const nlohmann::json& request) {
     return request.is_null() ? std::string{} : request.dump() + "\n";
 }
@@ -111,8 +117,7 @@ std::optional<nlohmann::json> PluginDriver::decode(const Reply& reply, std::stri
         // The plugin's own Err is the message; without one, the status and the raw body.
         err = err_field(j);
         if (err.empty()) {
-            err = fmt::format("HTTP {}: {}", reply.status,
-                              reply.body.empty() ? "empty answer" : core::quote(reply.body, 200));
+            err = fmt::format("HTTP {}: {}", reply.status, reply.body.empty() ? "empty answer" : shown(reply.body));
         }
         return std::nullopt;
     }
@@ -121,7 +126,7 @@ std::optional<nlohmann::json> PluginDriver::decode(const Reply& reply, std::stri
         return std::nullopt;
     }
     if (j.is_discarded()) {
-        err = "unparsable answer " + core::quote(reply.body, 200);
+        err = "unparsable answer " + shown(reply.body);
         return std::nullopt;
     }
     if (err = err_field(j); !err.empty()) {
