@@ -62,10 +62,11 @@ class Reader {
   public:
     explicit Reader(int fd) : fd_(fd) {}
 
-    /// Reads one whole message. Returns nullopt on a clean EOF before its first byte. Throws
-    /// HttpError: reset (EOF/ECONNRESET before the first byte is reported as nullopt only when
-    /// clean), timeout, protocol, too_large. `bodyless` is for responses to HEAD-like requests
-    /// and 1xx/204/304 statuses; the plugin protocol never needs it.
+    /// Reads one whole message: the body framed by Transfer-Encoding: chunked, else by
+    /// Content-Length, else (responses only) by the end of the connection. Returns nullopt when
+    /// the peer closes or resets before the message's first byte. Throws HttpError: timeout,
+    /// protocol (bad syntax, closed mid-message), too_large (a body over `max_body`, checked
+    /// before it is read). 1xx/204/304 and HEAD are not handled: the plugin protocol has none.
     std::optional<Message> read_message(Deadline deadline, std::size_t max_body = kMaxBody);
 
     /// True when no byte of a next message has been received yet.
