@@ -25,6 +25,7 @@ class DriverError : public core::Error {
 class DriverUnreachable : public DriverError {
   public:
     using DriverError::DriverError;
+    explicit DriverUnreachable(const DriverError& e) : DriverError(e.what()) {}
 };
 
 struct VolumeInfo {

@@ -1,0 +1,301 @@
+// dvdi-test-plugin: a Docker volume plugin (protocol v1) for tests. It serves the real protocol
+// over HTTP/1.1 on a unix socket or a loopback TCP port, one thread per connection, keep-alive.
+//
+//   dvdi-test-plugin --root DIR (--socket PATH | --tcp ADDR:PORT) [options]
+//     --root DIR          volumes are the directories DIR/NAME; DIR/.mounts.json holds the mount
+//                         counts {"NAME": {"ID": n}}; Create's Opts go to DIR/.NAME.opts.json
+//     --socket PATH       listen on this unix socket (removed at exit)
+//     --tcp ADDR:PORT     listen on a numeric loopback address; port 0 picks a free one
+//     --ready FILE        written (atomically) once listening: the address, `unix:///...` or
+//                         `tcp://127.0.0.1:PORT`
+//     --record FILE       every call received is appended as one JSON line, before it is answered:
+//                         {"method": "VolumeDriver.Mount", "body": <JSON or the raw text>,
+//                          "headers": {"host": ..., lower-case names}, "behaviour": "ok"}
+//     --control FILE      a JSON object {"METHOD": "BEHAVIOUR", "*": "BEHAVIOUR"} re-read on every
+//                         call (a test can change it while the plugin runs); METHOD like
+//                         "VolumeDriver.Get" or "Plugin.Activate"
+//     --behave METHOD=BEHAVIOUR   the same, from the command line (the control file wins)
+//     --socket-delay MS   start listening only after MS milliseconds
+//     --scope local|global        what Capabilities answers
+//
+// Behaviours: ok (default), 404 (`404 page not found`, as Go's mux), 500 (500 with Err), 200err
+// (200 with Err set), empty (200 without a body), garbage (200 with a body that is not JSON),
+// chunked (the right answer in chunked encoding), slow:MS (the right answer after MS ms), close
+// (close the connection without answering), huge (a 2 MiB body), noimpl (Activate without
+// VolumeDriver in Implements).
+//
+// State: Mount counts per (Name, ID); Unmount without a matching Mount is a 500 with Err; Get of
+// a missing volume is a 500 with Err (as go-plugins-helpers plugins answer); Remove of a mounted
+// volume is refused. SIGTERM or SIGINT: removes the socket and exits 0.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lib/core/error.hpp"
+#include "lib/core/fd.hpp"
+#include "lib/volumes/http_wire.hpp"
+#include "tests/plugin/plugin_state.hpp"
+
+namespace fs = std::filesystem;
+using namespace dvdi;
+using dvdi::test::plugin::Answer;
+
+namespace {
+
+struct Args {
+    fs::path root, socket, ready, record, control;
+    std::string tcp;
+    std::map<std::string, std::string> behave;
+    int socket_delay_ms = 0;
+    std::string scope = "local";
+};
+
+std::atomic<bool> g_stop{false};
+std::mutex g_record_mutex;
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (i + 1 >= argc) {
+            throw core::Error("missing value after " + flag);
+        }
+        const std::string v = argv[++i];
+        if (flag == "--root")
+            a.root = v;
+        else if (flag == "--socket")
+            a.socket = v;
+        else if (flag == "--tcp")
+            a.tcp = v;
+        else if (flag == "--ready")
+            a.ready = v;
+        else if (flag == "--record")
+            a.record = v;
+        else if (flag == "--control")
+            a.control = v;
+        else if (flag == "--socket-delay")
+            a.socket_delay_ms = std::stoi(v);
+        else if (flag == "--scope")
+            a.scope = v;
+        else if (flag == "--behave" && v.find('=') != std::string::npos)
+            a.behave[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+        else
+            throw core::Error("unknown flag " + flag);
+    }
+    if (a.root.empty() || a.socket.empty() == a.tcp.empty()) {
+        throw core::Error("usage: dvdi-test-plugin --root DIR (--socket PATH | --tcp ADDR:PORT) [...]");
+    }
+    return a;
+}
+
+std::string behaviour_for(const Args& args, const std::string& method) {
+    auto rules = args.behave;
+    if (!args.control.empty()) {
+        std::ifstream in(args.control);
+        std::stringstream s;
+        s << in.rdbuf();
+        const auto j = nlohmann::json::parse(s.str(), nullptr, false);
+        if (j.is_object()) {
+            for (const auto& [k, v] : j.items()) {
+                rules[k] = v.is_string() ? v.get<std::string>() : v.dump();
+            }
+        }
+    }
+    if (const auto it = rules.find(method); it != rules.end()) {
+        return it->second;
+    }
+    const auto all = rules.find("*");
+    return all != rules.end() ? all->second : "ok";
+}
+
+void record(const Args& args, const std::string& method, const volumes::http::Message& m,
+            const std::string& behaviour) {
+    if (args.record.empty()) {
+        return;
+    }
+    nlohmann::json headers = nlohmann::json::object();
+    for (auto [k, v] : m.headers) {
+        std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+        headers[k] = v;
+    }
+    auto body = nlohmann::json::parse(m.body, nullptr, false);
+    if (body.is_discarded()) {
+        body = m.body;
+    }
+    const nlohmann::json line = {{"method", method}, {"body", body}, {"headers", headers}, {"behaviour", behaviour}};
+    std::lock_guard lock(g_record_mutex);
+    std::ofstream(args.record, std::ios::app) << line.dump() << "\n";
+}
+
+std::string reason(int status) {
+    return status == 200 ? "OK" : status == 404 ? "Not Found" : "Internal Server Error";
+}
+
+std::string chunked(const std::string& body) {
+    std::string out;
+    for (std::size_t i = 0; i < body.size(); i += 7) {
+        const auto piece = body.substr(i, 7);
+        out += fmt::format("{:x}\r\n{}\r\n", piece.size(), piece);
+    }
+    return out + "0\r\n\r\n";
+}
+
+/// The bytes to send, or nullopt to close the connection without an answer.
+std::optional<std::string> render(Answer a, const std::string& behaviour) {
+    std::string body = a.body.is_null() ? "404 page not found\n" : a.body.dump() + "\n";
+    if (behaviour == "close") {
+        return std::nullopt;
+    }
+    if (behaviour.starts_with("slow:")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(behaviour.substr(5))));
+    } else if (behaviour == "404") {
+        a.status = 404, body = "404 page not found\n";
+    } else if (behaviour == "500") {
+        a.status = 500, body = R"({"Err":"test plugin: injected failure"})"
+                               "\n";
+    } else if (behaviour == "200err") {
+        a.status = 200, body = R"({"Err":"test plugin: injected failure"})"
+                               "\n";
+    } else if (behaviour == "empty") {
+        a.status = 200, body.clear();
+    } else if (behaviour == "garbage") {
+        a.status = 200, body = "<html>this is not JSON{\n";
+    } else if (behaviour == "huge") {
+        a.status = 200, body = R"({"Err":")" + std::string(2 * 1024 * 1024, 'x') + "\"}\n";
+    } else if (behaviour == "noimpl") {
+        body = R"({"Implements":["NetworkDriver"]})"
+               "\n";
+    }
+    const auto type = a.status == 404 ? "text/plain; charset=utf-8" : "application/vnd.docker.plugins.v1+json";
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", a.status, reason(a.status), type);
+    if (behaviour == "chunked") {
+        return head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(body);
+    }
+    return head + fmt::format("Content-Length: {}\r\n\r\n", body.size()) + body;
+}
+
+void serve_connection(const Args& args, test::plugin::PluginState& state, core::UniqueFd fd) {
+    volumes::http::Reader reader(fd.get());
+    const auto far = [] { return volumes::http::Clock::now() + std::chrono::hours(1); };
+    try {
+        while (auto m = reader.read_message(far(), 4 * volumes::http::kMaxBody)) {
+            const auto sp1 = m->start_line.find(' ');
+            const auto sp2 = m->start_line.find(' ', sp1 + 1);
+            const std::string path = sp1 == std::string::npos ? "" : m->start_line.substr(sp1 + 1, sp2 - sp1 - 1);
+            const std::string method = path.starts_with('/') ? path.substr(1) : path;
+            const std::string behaviour = behaviour_for(args, method);
+            record(args, method, *m, behaviour);
+            auto request = nlohmann::json::parse(m->body, nullptr, false);
+            const auto out =
+                render(state.handle(method, request.is_discarded() ? nlohmann::json() : request), behaviour);
+            if (!out) {
+                return;
+            }
+            volumes::http::write_all(fd.get(), *out, far());
+            if (!m->keep_alive()) {
+                return;
+            }
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "dvdi-test-plugin: connection: " << e.what() << "\n";
+    }
+}
+
+core::UniqueFd listen_on(const Args& args, std::string& address) {
+    core::UniqueFd fd;
+    if (!args.socket.empty()) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, args.socket.c_str(), sizeof addr.sun_path - 1);
+        fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        fs::remove(args.socket);
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            core::throw_errno("bind", args.socket.string());
+        }
+        address = "unix://" + args.socket.string();
+    } else {
+        const auto colon = args.tcp.rfind(':');
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(std::stoi(args.tcp.substr(colon + 1))));
+        if (::inet_pton(AF_INET, args.tcp.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+            throw core::Error("--tcp needs a numeric IPv4 address: " + args.tcp);
+        }
+        fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        const int one = 1;
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            core::throw_errno("bind", args.tcp);
+        }
+        socklen_t len = sizeof addr;
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+        address = fmt::format("tcp://{}:{}", args.tcp.substr(0, colon), ntohs(addr.sin_port));
+    }
+    if (::listen(fd.get(), 64) != 0) {
+        core::throw_errno("listen");
+    }
+    return fd;
+}
+
+void write_ready(const fs::path& ready, const std::string& address) {
+    if (!ready.empty()) {
+        const fs::path tmp = ready.string() + ".tmp";
+        std::ofstream(tmp) << address << "\n";
+        fs::rename(tmp, ready);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const Args args = parse_args(argc, argv);
+        struct sigaction sa {};
+        sa.sa_handler = [](int) { g_stop = true; };
+        ::sigaction(SIGTERM, &sa, nullptr);
+        ::sigaction(SIGINT, &sa, nullptr);
+        ::signal(SIGPIPE, SIG_IGN);
+        fs::create_directories(args.root);
+        test::plugin::PluginState state(args.root, args.scope);
+        for (int waited = 0; waited < args.socket_delay_ms && !g_stop; waited += 10) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        std::string address;
+        const auto listener = listen_on(args, address);
+        write_ready(args.ready, address);
+        while (!g_stop) {
+            pollfd pfd{listener.get(), POLLIN, 0};
+            if (::poll(&pfd, 1, 100) <= 0) {
+                continue;
+            }
+            core::UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            if (conn) {
+                std::thread(serve_connection, std::cref(args), std::ref(state), std::move(conn)).detach();
+            }
+        }
+        if (!args.socket.empty()) {
+            fs::remove(args.socket);
+        }
+        std::_Exit(0); // detached connection threads may still be blocked; nothing to flush
+    } catch (const std::exception& e) {
+        std::cerr << "dvdi-test-plugin: " << e.what() << "\n";
+        return 1;
+    }
+}

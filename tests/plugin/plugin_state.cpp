@@ -1,0 +1,151 @@
+#include "tests/plugin/plugin_state.hpp"
+
+#include <fstream>
+
+namespace dvdi::test::plugin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Answer error(std::string text) {
+    return Answer{500, {{"Err", std::move(text)}}};
+}
+
+bool bad_name(const std::string& name) {
+    return name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.front() == '.';
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+    if (!j.is_object()) {
+        return {};
+    }
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+} // namespace
+
+bool PluginState::exists(const std::string& name) const {
+    return fs::is_directory(root_ / name);
+}
+
+void PluginState::save_mounts() {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [name, ids] : mounts_) {
+        for (const auto& [id, n] : ids) {
+            if (n > 0) {
+                j[name][id] = n;
+            }
+        }
+    }
+    const fs::path tmp = root_ / ".mounts.json.tmp";
+    std::ofstream(tmp) << j.dump() << "\n";
+    fs::rename(tmp, root_ / ".mounts.json");
+}
+
+Answer PluginState::create(const std::string& name, const nlohmann::json& opts) {
+    fs::create_directories(root_ / name);
+    if (opts.is_object() && !opts.empty()) {
+        std::ofstream(root_ / ("." + name + ".opts.json")) << opts.dump() << "\n";
+    }
+    return {200, {{"Err", ""}}};
+}
+
+Answer PluginState::remove(const std::string& name) {
+    if (!exists(name)) {
+        return error("no such volume: " + name);
+    }
+    for (const auto& [id, n] : mounts_[name]) {
+        if (n > 0) {
+            return error("volume " + name + " is mounted (ID " + id + ")");
+        }
+    }
+    fs::remove_all(root_ / name);
+    fs::remove(root_ / ("." + name + ".opts.json"));
+    return {200, {{"Err", ""}}};
+}
+
+Answer PluginState::mount(const std::string& name, const std::string& id) {
+    if (!exists(name)) {
+        return error("no such volume: " + name);
+    }
+    ++mounts_[name][id];
+    save_mounts();
+    return {200, {{"Mountpoint", (root_ / name).string()}, {"Err", ""}}};
+}
+
+Answer PluginState::unmount(const std::string& name, const std::string& id) {
+    auto& n = mounts_[name][id];
+    if (n <= 0) {
+        return error("Unmount of " + name + " with ID " + id + " without a matching Mount");
+    }
+    --n;
+    save_mounts();
+    return {200, {{"Err", ""}}};
+}
+
+Answer PluginState::get(const std::string& name) {
+    if (!exists(name)) {
+        return error("no such volume: " + name);
+    }
+    // No CreatedAt: dockerd cannot decode "" there (the protocol reference, section 4).
+    return {
+        200,
+        {{"Volume", {{"Name", name}, {"Mountpoint", (root_ / name).string()}, {"Status", nlohmann::json::object()}}},
+         {"Err", ""}}};
+}
+
+Answer PluginState::list() {
+    nlohmann::json vols = nlohmann::json::array();
+    for (const auto& e : fs::directory_iterator(root_)) {
+        const auto name = e.path().filename().string();
+        if (e.is_directory() && name.front() != '.') {
+            vols.push_back({{"Name", name}, {"Mountpoint", e.path().string()}});
+        }
+    }
+    return {200, {{"Volumes", vols}, {"Err", ""}}};
+}
+
+Answer PluginState::handle(const std::string& method, const nlohmann::json& request) {
+    std::lock_guard lock(mutex_);
+    if (method == "Plugin.Activate") {
+        return {200, {{"Implements", {"VolumeDriver"}}}};
+    }
+    if (method == "VolumeDriver.Capabilities") {
+        return {200, {{"Capabilities", {{"Scope", scope_}}}}};
+    }
+    if (method == "VolumeDriver.List") {
+        return list();
+    }
+    const auto name = str(request, "Name");
+    if (!method.starts_with("VolumeDriver.")) {
+        return {404, nullptr};
+    }
+    if (bad_name(name)) {
+        return error("bad volume name \"" + name + "\"");
+    }
+    const auto call = method.substr(13);
+    if (call == "Create") {
+        return create(name, request.is_object() ? request.value("Opts", nlohmann::json()) : nlohmann::json());
+    }
+    if (call == "Remove") {
+        return remove(name);
+    }
+    if (call == "Mount") {
+        return mount(name, str(request, "ID"));
+    }
+    if (call == "Unmount") {
+        return unmount(name, str(request, "ID"));
+    }
+    if (call == "Get") {
+        return get(name);
+    }
+    if (call == "Path") {
+        return exists(name) ? Answer{200, {{"Mountpoint", (root_ / name).string()}, {"Err", ""}}}
+                            : error("no such volume: " + name);
+    }
+    return {404, nullptr};
+}
+
+} // namespace dvdi::test::plugin
