@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "lib/core/core.hpp"
+#include "lib/volumes/node.hpp"
+#include "lib/volumes/state.hpp"
 
 namespace dvdi::hook {
 
@@ -25,7 +27,23 @@ class Globals {
     std::optional<core::Config> config_;
 };
 
+/// What the commands that take or release volumes share: the node's state store, the drivers
+/// of this run and the node logic over them.
+struct NodeContext {
+    explicit NodeContext(const core::Config& config);
+    std::unique_ptr<volumes::StateStore> store;
+    std::unique_ptr<volumes::DriverSet> drivers;
+    volumes::Node node;
+};
+
+/// Reads all of standard input; more than `limit` bytes is an InputError naming `what`.
+[[nodiscard]] std::string read_stdin(std::size_t limit, std::string_view what);
+/// Reads the file at `path` (at most `limit` bytes); throws core::SysError or InputError.
+[[nodiscard]] std::string read_text_file(const std::string& path, std::size_t limit);
+
 void register_version(CLI::App& app, Globals& globals);
 void register_config(CLI::App& app, Globals& globals);
+void register_oci(CLI::App& app, Globals& globals);
+void register_manual(CLI::App& app, Globals& globals);
 
 } // namespace dvdi::hook

@@ -1,3 +1,8 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "hook/commands.hpp"
 
 namespace dvdi::hook {
@@ -22,6 +27,47 @@ const core::Config& Globals::config() {
     }
     config_ = std::move(c);
     return *config_;
+}
+
+NodeContext::NodeContext(const core::Config& config)
+    : store(volumes::open_state_store(config.state_dir)), drivers(volumes::open_driver_set(config)),
+      node(*store, *drivers) {}
+
+namespace {
+
+std::string read_fd(int fd, std::size_t limit, std::string_view what, const std::string& path) {
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            core::throw_errno("read", path);
+        }
+        if (n == 0) {
+            return text;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > limit) {
+            throw core::InputError(std::string(what), text.substr(0, 40), fmt::format("larger than {} bytes", limit));
+        }
+    }
+}
+
+} // namespace
+
+std::string read_stdin(std::size_t limit, std::string_view what) {
+    return read_fd(0, limit, what, "stdin");
+}
+
+std::string read_text_file(const std::string& path, std::size_t limit) {
+    core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        core::throw_errno("open", path);
+    }
+    return read_fd(fd.get(), limit, path, path);
 }
 
 } // namespace dvdi::hook

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
     add_global_options(app, globals);
     hook::register_version(app, globals);
     hook::register_config(app, globals);
+    hook::register_oci(app, globals);
+    hook::register_manual(app, globals);
 
     try {
         app.parse(argc, argv);

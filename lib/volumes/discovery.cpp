@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -96,6 +97,33 @@ std::optional<http::Endpoint> find_plugin(const std::string& name, const core::C
         }
     }
     return std::nullopt;
+}
+
+std::vector<std::string> list_plugins(const core::Config& config) {
+    std::set<std::string> names;
+    const auto scan = [&](const std::string& dir, const std::vector<std::string>& extensions) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+            const auto path = e.path();
+            for (const auto& ext : extensions) {
+                const std::string stem = path.stem().string();
+                const bool flat = path.extension() == ext;
+                const bool nested =
+                    e.is_directory(ec) && std::filesystem::exists(path / (path.filename().string() + ext), ec);
+                if ((flat || nested) && is_safe_driver_name(nested ? path.filename().string() : stem)) {
+                    names.insert(nested ? path.filename().string() : stem);
+                }
+            }
+        }
+    };
+    for (const auto& d : config.plugin_socket_dirs) {
+        scan(d, {".sock"});
+    }
+    for (const auto& d : config.plugin_spec_dirs) {
+        scan(d, {".spec", ".json"});
+    }
+    names.erase("local");
+    return {names.begin(), names.end()};
 }
 
 } // namespace dvdi::volumes

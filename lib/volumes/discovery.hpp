@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/core/config.hpp"
 #include "lib/volumes/http_client.hpp"
@@ -21,5 +22,9 @@ namespace dvdi::volumes {
 /// core::InputError for an unsafe name and core::Error for a spec file that cannot be read or
 /// parsed (naming the file).
 [[nodiscard]] std::optional<http::Endpoint> find_plugin(const std::string& name, const core::Config& config);
+
+/// The names of every plugin the configured directories offer (sockets, `.spec` and `.json`
+/// files, flat or in a NAME/ folder), sorted, without duplicates; unsafe names are skipped.
+[[nodiscard]] std::vector<std::string> list_plugins(const core::Config& config);
 
 } // namespace dvdi::volumes

@@ -116,7 +116,7 @@ std::string Node::take(const ContainerRef& container, const Request& r) {
             v->status = VolumeStatus::mounted;
             v->users.push_back(container.id);
             mountpoint = v->mountpoint;
-            c->volumes.push_back(Placement{key, "", false});
+            c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
             return;
         }
         mount_id = new_mount_id();
@@ -154,13 +154,53 @@ std::string Node::take(const ContainerRef& container, const Request& r) {
         }
         v->status = VolumeStatus::mounted;
         v->users.push_back(container.id);
-        c->volumes.push_back(Placement{key, "", false});
+        c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
     });
     if (orphaned) {
         unmount_locked(key, mount_id);
         throw core::Error(fmt::format("container {} was released while it was starting", container.id));
     }
     return mountpoint;
+}
+
+void Node::attach(const std::string& container_id, const ProcessId& process, const Placer& place) {
+    const State s = store_.read();
+    const auto it = std::find_if(s.containers.begin(), s.containers.end(),
+                                 [&](const ContainerRecord& c) { return c.id == container_id; });
+    if (it == s.containers.end()) {
+        throw core::Error(fmt::format("container {} holds no volumes on this node (was it prepared?)", container_id));
+    }
+    store_.transact([&](State& st) {
+        if (ContainerRecord* c = st.find_container(container_id)) {
+            c->process = process;
+        }
+    });
+    for (const Placement& p : it->volumes) {
+        if (p.placed) {
+            continue;
+        }
+        Request r;
+        r.driver = p.key.driver;
+        r.name = p.key.name;
+        r.container_path = p.container_path;
+        r.mode = p.mode;
+        r.origin = fmt::format("volume {}", describe(p.key));
+        const auto v = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& x) { return x.key == p.key; });
+        if (v == s.volumes.end()) {
+            throw core::Error(fmt::format("volume {} of container {} is not recorded", describe(p.key), container_id));
+        }
+        const std::string target = place(r, v->mountpoint);
+        store_.transact([&](State& st) {
+            if (ContainerRecord* c = st.find_container(container_id)) {
+                for (auto& q : c->volumes) {
+                    if (q.key == p.key) {
+                        q.target = target;
+                        q.placed = true;
+                    }
+                }
+            }
+        });
+    }
 }
 
 bool Node::release(const std::string& container_id) {

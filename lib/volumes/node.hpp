@@ -64,6 +64,12 @@ class Node {
     /// and the released ones. Throws core::InputError when the container already holds volumes.
     void acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place);
 
+    /// For a container whose volumes were taken before it had a process (Mesos prepare, then
+    /// isolate): records its process for gc and places each volume not placed yet. Throws
+    /// core::Error for an unknown container, and what `place` throws (the caller's cleanup
+    /// then releases the container).
+    void attach(const std::string& container_id, const ProcessId& process, const Placer& place);
+
     /// Releases every volume the container holds (Unmount after the last user). Idempotent:
     /// returns false, and does nothing, for a container that holds none. A failed Unmount is
     /// recorded for gc and logged; it does not make release fail.

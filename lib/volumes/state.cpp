@@ -63,12 +63,21 @@ void from_json(const json& j, VolumeRecord& v) {
 }
 
 void to_json(json& j, const Placement& p) {
-    j = json{{"driver", p.key.driver}, {"name", p.key.name}, {"target", p.target}, {"placed", p.placed}};
+    j = json{{"driver", p.key.driver},
+             {"name", p.key.name},
+             {"target", p.target},
+             {"placed", p.placed},
+             {"container_path", p.container_path ? json(*p.container_path) : json(nullptr)},
+             {"read_only", p.mode == Mode::ro}};
 }
 void from_json(const json& j, Placement& p) {
     read_key(j, p.key);
     j.at("target").get_to(p.target);
     j.at("placed").get_to(p.placed);
+    if (const auto& cp = j.at("container_path"); !cp.is_null()) {
+        p.container_path = cp.get<std::string>();
+    }
+    p.mode = j.at("read_only").get<bool>() ? Mode::ro : Mode::rw;
 }
 
 void to_json(json& j, const ContainerRecord& c) {

@@ -55,8 +55,11 @@ struct VolumeRecord {
 /// Where one of a container's volumes went.
 struct Placement {
     VolumeKey key;
-    std::string target; ///< where it was (or is to be) placed; empty: not placed in a namespace
+    std::string target; ///< where it was placed; empty: not placed in a namespace
     bool placed = false;
+    /// What the request asked, so a later step (Mesos isolate) can place it.
+    std::optional<std::string> container_path;
+    Mode mode = Mode::rw;
 };
 
 enum class ContainerStatus { acquiring, active, releasing };

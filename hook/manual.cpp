@@ -1,0 +1,168 @@
+// The commands a person runs: mount, unmount, list, gc, doctor.
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "hook/commands.hpp"
+#include "lib/ns/ns.hpp"
+#include "lib/volumes/placement.hpp"
+#include "lib/volumes/volumes.hpp"
+
+namespace dvdi::hook {
+
+namespace {
+
+struct VolumeArgs {
+    std::string driver;
+    std::string name;
+    std::vector<std::string> opts;
+    bool explicit_create = false;
+    bool read_only = false;
+    int pid = 0;
+    std::string target;
+};
+
+void add_volume_args(CLI::App* cmd, VolumeArgs& a, bool with_options) {
+    cmd->add_option("name", a.name, "Volume name")->required();
+    cmd->add_option("-d,--driver", a.driver, "Volume driver (default: the config's default_driver)");
+    cmd->add_option("--pid", a.pid, "Also place it in this process's mount namespace (with --target)");
+    cmd->add_option("--target", a.target, "Where to place it in that namespace (absolute)");
+    if (with_options) {
+        cmd->add_option("-o,--opt", a.opts, "Driver option KEY=VALUE (repeatable)");
+        cmd->add_flag("--explicit-create", a.explicit_create, "Fail when the volume does not exist");
+        cmd->add_flag("--ro", a.read_only, "Place it read-only (with --pid)");
+    }
+}
+
+volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
+    volumes::Request r;
+    r.driver = a.driver.empty() ? config.default_driver : a.driver;
+    r.name = a.name;
+    r.origin = "volume";
+    r.explicit_create = a.explicit_create;
+    r.mode = a.read_only ? volumes::Mode::ro : volumes::Mode::rw;
+    for (const auto& o : a.opts) {
+        const auto eq = o.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            throw core::InputError("--opt", o, "a driver option is KEY=VALUE");
+        }
+        r.options.emplace_back(o.substr(0, eq), o.substr(eq + 1));
+    }
+    if ((a.pid != 0) != !a.target.empty()) {
+        throw core::InputError("--pid/--target", a.target, "--pid and --target go together");
+    }
+    if (!a.target.empty()) {
+        r.container_path = a.target;
+    }
+    volumes::check_request(r, volumes::PathRule::absolute, "volume");
+    volumes::check_allowed_drivers({r}, config.allowed_drivers);
+    return r;
+}
+
+// One holder per volume (and per process and target when placed): mounting by hand is "ensure
+// mounted", so repeating it does nothing more.
+std::string holder_id(const volumes::Request& r, int pid) {
+    return pid == 0 ? fmt::format("manual:{}/{}", r.driver, r.name)
+                    : fmt::format("manual:{}/{}:{}:{}", r.driver, r.name, pid, r.container_path.value_or(""));
+}
+
+void mount_cmd(Globals& g, const VolumeArgs& a) {
+    const auto& config = g.config();
+    const auto r = to_request(a, config);
+    NodeContext ctx(config);
+    const std::string id = holder_id(r, a.pid);
+    auto state = ctx.store->read();
+    if (state.find_container(id) == nullptr) {
+        if (a.pid == 0) {
+            ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
+        } else {
+            const auto process = ns::ProcessHandle::open(a.pid);
+            const auto identity = volumes::process_id(a.pid);
+            const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
+            ctx.node.acquire({id, "manual", identity.value_or(volumes::ProcessId{})}, {r},
+                             volumes::make_placer(process, root));
+        }
+        state = ctx.store->read();
+    }
+    fmt::print("{}\n", state.find_volume(r.key())->mountpoint);
+}
+
+void unmount_cmd(Globals& g, const VolumeArgs& a) {
+    const auto& config = g.config();
+    const auto r = to_request(a, config);
+    NodeContext ctx(config);
+    if (!ctx.node.release(holder_id(r, a.pid))) {
+        core::log::info("volume {}/{} was not mounted by hand{}", r.driver, r.name,
+                        a.pid == 0 ? "" : fmt::format(" for process {}", a.pid));
+    }
+}
+
+std::string_view status_name(volumes::VolumeStatus s) {
+    switch (s) {
+    case volumes::VolumeStatus::mounting:
+        return "mounting";
+    case volumes::VolumeStatus::mounted:
+        return "mounted";
+    case volumes::VolumeStatus::unmounting:
+        return "unmounting";
+    case volumes::VolumeStatus::unmount_failed:
+        return "unmount-failed";
+    }
+    return "?";
+}
+
+void list_cmd(Globals& g, bool json) {
+    const auto& config = g.config();
+    const auto state = volumes::open_state_store(config.state_dir)->read();
+    if (json) {
+        fmt::print("{}\n", nlohmann::json(state).dump(2));
+        return;
+    }
+    fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS");
+    for (const auto& v : state.volumes) {
+        fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", v.key.driver, v.key.name, status_name(v.status), v.mountpoint,
+                   fmt::join(v.users, ","));
+    }
+}
+
+void gc_cmd(Globals& g) {
+    NodeContext ctx(g.config());
+    const auto report = ctx.node.gc();
+    for (const auto& a : report.actions) {
+        fmt::print("{}\n", a);
+    }
+    for (const auto& f : report.failures) {
+        fmt::print("FAILED: {}\n", f);
+    }
+    if (report.actions.empty() && report.failures.empty()) {
+        fmt::print("nothing to do\n");
+    }
+    if (!report.failures.empty()) {
+        throw core::Error(fmt::format("gc: {} step(s) failed", report.failures.size()));
+    }
+}
+
+} // namespace
+
+void register_doctor(CLI::App& app, Globals& g);
+
+void register_manual(CLI::App& app, Globals& g) {
+    static VolumeArgs mount_args;
+    static VolumeArgs unmount_args;
+    static bool json = false;
+    auto* mount = app.add_subcommand("mount", "Mount a volume on this node by hand (prints the mountpoint)");
+    add_volume_args(mount, mount_args, true);
+    mount->callback([&g] { mount_cmd(g, mount_args); });
+    auto* unmount = app.add_subcommand("unmount", "Release a volume mounted by hand");
+    add_volume_args(unmount, unmount_args, false);
+    unmount->callback([&g] { unmount_cmd(g, unmount_args); });
+    auto* list = app.add_subcommand("list", "List the volumes mounted on this node and who holds them");
+    list->add_flag("--json", json, "The node state as JSON");
+    list->callback([&g] { list_cmd(g, json); });
+    app.add_subcommand("gc", "Release volumes of containers that are gone, finish interrupted work, retry unmounts")
+        ->callback([&g] { gc_cmd(g); });
+    register_doctor(app, g);
+}
+
+} // namespace dvdi::hook

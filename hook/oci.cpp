@@ -1,0 +1,94 @@
+// The OCI hook stages: prestart/createRuntime take the container's volumes, poststop releases
+// them. The runtime writes the container state to stdin; the requests come from the bundle's
+// config.json, never from the hook's own environment (which the runtime sets from the hook
+// entry) and never by executing anything of the container's.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "hook/commands.hpp"
+#include "lib/ns/ns.hpp"
+#include "lib/volumes/placement.hpp"
+#include "lib/volumes/volumes.hpp"
+
+namespace dvdi::hook {
+
+namespace {
+
+constexpr std::size_t kMaxState = 1 << 20;
+constexpr std::size_t kMaxConfigJson = 16 << 20;
+
+void log_warnings(const std::vector<std::string>& warnings) {
+    for (const auto& w : warnings) {
+        core::log::warn("{}", w);
+    }
+}
+
+void prestart(Globals& g) {
+    const auto state = volumes::parse_oci_state(read_stdin(kMaxState, "OCI state on stdin"));
+    const std::string config_path = state.bundle + "/config.json";
+    const std::string text = read_text_file(config_path, kMaxConfigJson);
+    // The path every container without volumes takes: no config file, no state, no JSON parse
+    // of config.json.
+    if (!volumes::might_request_volumes(text)) {
+        return;
+    }
+    const core::Config& config = g.config();
+    const auto oci = volumes::parse_oci_config(text, state.bundle, config.default_driver);
+    log_warnings(oci.warnings);
+    if (oci.requests.empty()) {
+        return;
+    }
+    volumes::check_allowed_drivers(oci.requests, config.allowed_drivers);
+    if (!state.pid) {
+        throw core::InputError("state.pid", "", "prestart/createRuntime needs the container's pid");
+    }
+    if (!oci.root_path) {
+        throw core::InputError(config_path + ": root.path", "", "the container has no root file system");
+    }
+    // Pin the process first: the pid is checked against its start time from here on.
+    const auto process = ns::ProcessHandle::open(static_cast<pid_t>(*state.pid));
+    const auto identity = volumes::process_id(process.pid());
+    if (!identity) {
+        throw core::Error(fmt::format("process {} (the container) has exited", process.pid()));
+    }
+    NodeContext ctx(config);
+    const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::oci, *oci.root_path, "",
+                                      config.auto_create_prefixes};
+    ctx.node.acquire({state.id, "oci", *identity}, oci.requests, volumes::make_placer(process, root));
+}
+
+void poststop(Globals& g) {
+    const auto state = volumes::parse_oci_state(read_stdin(kMaxState, "OCI state on stdin"));
+    // Cheap answer for containers without volumes while the bundle is still there; when it is
+    // gone (or unreadable), ask the state.
+    try {
+        if (!volumes::might_request_volumes(read_text_file(state.bundle + "/config.json", kMaxConfigJson))) {
+            return;
+        }
+    } catch (const std::exception& e) {
+        core::log::debug("poststop: {}; looking the container up in the state", e.what());
+    }
+    const core::Config& config = g.config();
+    if (::access((config.state_dir + "/state.json").c_str(), F_OK) != 0) {
+        core::log::info("container {} holds no volumes (no state on this node)", state.id);
+        return;
+    }
+    NodeContext ctx(config);
+    if (!ctx.node.release(state.id)) {
+        core::log::info("container {} holds no volumes on this node", state.id);
+    }
+}
+
+} // namespace
+
+void register_oci(CLI::App& app, Globals& g) {
+    auto* pre =
+        app.add_subcommand("prestart", "OCI hook: take and place the container's volumes (state JSON on stdin)");
+    pre->alias("createRuntime");
+    pre->callback([&g] { prestart(g); });
+    auto* post = app.add_subcommand("poststop", "OCI hook: release the container's volumes (state JSON on stdin)");
+    post->callback([&g] { poststop(g); });
+}
+
+} // namespace dvdi::hook
