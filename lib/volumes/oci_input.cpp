@@ -143,9 +143,9 @@ OciState parse_oci_state(std::string_view text) {
         s.pid = pid;
     }
     s.annotations = read_annotations(doc);
-    s.root = detail::optional_string(doc, "root", "state");
-    if (s.root && !absolute_path(*s.root)) {
-        throw input_error("state.root", *s.root, "must be an absolute path");
+    // crun sends its root as the config has it: often relative to the bundle ("rootfs").
+    if (const auto root = detail::optional_string(doc, "root", "state")) {
+        s.root = absolute_against(s.bundle, *root, "state.root");
     }
     return s;
 }

@@ -75,6 +75,9 @@ TEST_CASE("OCI state: bad input names the field", "[volumes][requests]") {
         R"x(syntax error while parsing value - invalid string: missing closing quote; last read: '"creat')x");
     CHECK(state_error(R"({"ociVersion":"1","id":"a/b","status":"x","bundle":"/b"})") ==
           "state.id: \"a/b\": a container id must be non-empty UTF-8 without '/' or control characters");
-    CHECK(state_error(R"({"ociVersion":"1","id":"a","status":"x","bundle":"/b","root":"r"})") ==
-          "state.root: \"r\": must be an absolute path");
+    CHECK(state_error(R"({"ociVersion":"1","id":"a","status":"x","bundle":"/b","root":""})") ==
+          "state.root: \"\": must be a non-empty UTF-8 path");
+    // crun sends the root as config.json has it, relative to the bundle.
+    CHECK(volumes::parse_oci_state(R"({"ociVersion":"1","id":"a","status":"created","bundle":"/b","root":"rootfs"})")
+              .root == "/b/rootfs");
 }
