@@ -53,7 +53,8 @@ class Cleanup {
 
 bool package_installed() {
     const auto r = run({"dpkg-query", "-W", "-f=${Status}", "dvdi-hook"});
-    return r.status == 0 && r.out.find("installed") != std::string::npos && r.out.find("not-installed") == std::string::npos;
+    return r.status == 0 && r.out.find("installed") != std::string::npos &&
+           r.out.find("not-installed") == std::string::npos;
 }
 
 /// Lines of this namespace's mount table that mention `needle`.
@@ -172,15 +173,16 @@ TEST_CASE("packaging: the .deb installs, podman picks up its hooks.d files, a lo
             OciBundle bundle({"sh"}); // its busybox-static rootfs becomes the image
             const auto tar = run({"tar", "-C", bundle.rootfs().string(), "-cf", (dir / "rootfs.tar").string(), "."});
             REQUIRE(tar.status == 0);
-            const auto import = run(podman(dir, {"import", (dir / "rootfs.tar").string(), "localhost/dvdi-busybox:test"}));
+            const auto import =
+                run(podman(dir, {"import", (dir / "rootfs.tar").string(), "localhost/dvdi-busybox:test"}));
             INFO(import.err);
             REQUIRE(import.status == 0);
 
-            const auto r = run(podman(dir, {"run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024",
-                                            "--ulimit", "nproc=1024:1024", "-e", "DVDI_VOLUME_NAME=" + volume, "-e",
-                                            "DVDI_VOLUME_DRIVER=local", "-e", "DVDI_VOLUME_CONTAINERPATH=/data",
-                                            "localhost/dvdi-busybox:test", "sh", "-c",
-                                            "echo written-in-container >/data/hello && cat /data/hello"}));
+            const auto r = run(
+                podman(dir, {"run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit",
+                             "nproc=1024:1024", "-e", "DVDI_VOLUME_NAME=" + volume, "-e", "DVDI_VOLUME_DRIVER=local",
+                             "-e", "DVDI_VOLUME_CONTAINERPATH=/data", "localhost/dvdi-busybox:test", "sh", "-c",
+                             "echo written-in-container >/data/hello && cat /data/hello"}));
             INFO("podman run: " << r.status << "\nstdout: " << r.out << "\nstderr: " << r.err);
             if (!front_end) {
                 // This build has no `prestart` yet: the packaged hook ran, and its usage error

@@ -52,7 +52,7 @@ std::optional<fs::path> find_package(const std::string& kind) {
 #define DVDI_REQUIRE_PACKAGE(var, kind)                                                                                \
     const auto var##_found = find_package(kind);                                                                       \
     if (!var##_found) {                                                                                                \
-        DVDI_SKIP(std::string("no ") + (kind) + " package for version " + DVDI_VERSION + " in " +                    \
+        DVDI_SKIP(std::string("no ") + (kind) + " package for version " + DVDI_VERSION + " in " +                      \
                   packages_dir().string() + ": build them with `bash scripts/package.sh`");                            \
     }                                                                                                                  \
     const fs::path var = *var##_found
@@ -188,7 +188,8 @@ Surface man_surface(const std::string& page) {
 }
 
 CommandResult generate_man(const fs::path& tmpl) {
-    return run({"python3", (source_root() / "packaging/man/gen-man.py").string(), hook_binary().string(), tmpl.string()});
+    return run(
+        {"python3", (source_root() / "packaging/man/gen-man.py").string(), hook_binary().string(), tmpl.string()});
 }
 
 std::set<std::string> config_keys() {
@@ -424,7 +425,8 @@ TEST_CASE("packaging: the .deb holds the binary, the hooks, the config as a conf
     // The packaged executable is the static one, and its man page renders.
     TempDir dir;
     must_run({"dpkg-deb", "-x", deb.string(), dir.path().string()});
-    CHECK_THAT(must_run({"file", "-L", (dir / "usr/bin/dvdi-hook").string()}).out, Catch::Contains("statically linked"));
+    CHECK_THAT(must_run({"file", "-L", (dir / "usr/bin/dvdi-hook").string()}).out,
+               Catch::Contains("statically linked"));
     CHECK_THAT(must_run({(dir / "usr/bin/dvdi-hook").string(), "version"}).out,
                Catch::StartsWith(std::string("dvdi-hook ") + DVDI_VERSION + "\n"));
     CHECK(json::parse(read_file(dir / "etc/dvdi-hook/config.json")) ==
@@ -463,13 +465,13 @@ TEST_CASE("packaging: the .rpm has the .deb's files, modes, config file and meta
     CHECK(from_rpm == from_deb);
     const auto rpm_all = rpm_files(rpm);
     CHECK(rpm_all.contains("/usr/share/licenses/dvdi-hook/LICENSE"));
-    CHECK(rpm_all.contains("/etc/dvdi-hook"));   // the package owns its own directories
+    CHECK(rpm_all.contains("/etc/dvdi-hook"));     // the package owns its own directories
     CHECK(rpm_all.contains("/usr/lib/dvdi-hook")); // (and not the shared ones)
     CHECK_FALSE(rpm_all.contains("/usr/share/containers/oci/hooks.d"));
 
     CHECK(must_run({"rpm", "-qp", "--configfiles", rpm.string()}).out == "/etc/dvdi-hook/config.json\n");
-    const auto qf = must_run({"rpm", "-qp", "--qf", "%{NAME}\n%{VERSION}-%{RELEASE}\n%{ARCH}\n%{LICENSE}\n%{SUMMARY}\n",
-                              rpm.string()});
+    const auto qf = must_run(
+        {"rpm", "-qp", "--qf", "%{NAME}\n%{VERSION}-%{RELEASE}\n%{ARCH}\n%{LICENSE}\n%{SUMMARY}\n", rpm.string()});
     const auto meta = split_lines(qf.out);
     REQUIRE(meta.size() == 5);
     CHECK(meta[0] == deb_field(deb, "Package"));
