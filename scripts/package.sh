@@ -52,7 +52,7 @@ dvdi-hook ($version-1) unstable; urgency=medium
 
   * Version $version (from meson.build, written by scripts/package.sh).
 
- -- dvdi-hook maintainers <dvdi-hook@localhost.localdomain>  $(date -R -u -d "@$stamp")
+ -- dvdi-hook maintainers <dvdi-hook@example.org>  $(date -R -u -d "@$stamp")
 CHANGELOG
 (cd "$work/$name" && dpkg-buildpackage -us -uc -j"$jobs") >"$work/deb-build.log" 2>&1 || {
   tail -n 60 "$work/deb-build.log" >&2

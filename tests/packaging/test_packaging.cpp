@@ -197,7 +197,8 @@ std::set<std::string> config_keys() {
     write_file(dir / "empty.json", "{}");
     const auto r = must_run({hook_binary().string(), "--config", (dir / "empty.json").string(), "config"});
     std::set<std::string> keys;
-    for (const auto& [key, value] : json::parse(r.out).items()) {
+    const auto config = json::parse(r.out); // items() refers to it: not a temporary
+    for (const auto& [key, value] : config.items()) {
         keys.insert(key);
     }
     return keys;
