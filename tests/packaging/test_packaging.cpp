@@ -420,8 +420,7 @@ TEST_CASE("packaging: the .deb holds the binary, the hooks, the config as a conf
     CHECK(deb_field(deb, "Package") == "dvdi-hook");
     CHECK(deb_field(deb, "Version") == std::string(DVDI_VERSION) + "-1");
     // The tmpfiles entry is applied at installation, not only at the next boot.
-    CHECK_THAT(must_run({"dpkg-deb", "-I", deb.string(), "postinst"}).out,
-               Catch::Contains("systemd-tmpfiles --create dvdi-hook.conf"));
+    CHECK_THAT(must_run({"dpkg-deb", "-I", deb.string(), "postinst"}).out, Catch::Contains("--create dvdi-hook.conf"));
 
     // The packaged executable is the static one, and its man page renders.
     TempDir dir;
