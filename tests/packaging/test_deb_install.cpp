@@ -165,7 +165,10 @@ TEST_CASE("packaging: the .deb installs, podman picks up its hooks.d files, a lo
     }
     CHECK(run({"/usr/bin/dvdi-hook", "version"}).status == 0);
     CHECK(run({"/usr/lib/dvdi-hook/bin/dvdcli", "--help"}).status == 0);
-    const bool front_end = run({"/usr/bin/dvdi-hook", "prestart", "--help"}).status == 0;
+    // `dvdi-hook WORD --help` prints the top-level help for any WORD: look for the command itself.
+    const auto help = run({"/usr/bin/dvdi-hook", "--help"}).out;
+    const bool front_end =
+        help.find("\n  prestart ") != std::string::npos && help.find("\n  poststop ") != std::string::npos;
 
     in_private_mount_ns(
         [&] {

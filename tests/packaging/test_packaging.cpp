@@ -343,7 +343,8 @@ using FileList = std::map<std::string, Entry>;
 FileList payload_only(const FileList& all) {
     FileList out;
     for (const auto& [path, e] : all) {
-        if (e.type != 'd' && !path.starts_with("/usr/share/doc/") && !path.starts_with("/usr/share/licenses/")) {
+        if (e.type != 'd' && !path.starts_with("/usr/share/doc/") && !path.starts_with("/usr/share/licenses/") &&
+            !path.starts_with("/usr/share/lintian/")) {
             out[path] = e;
         }
     }
