@@ -28,12 +28,14 @@ build_packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev catch2
   dpkg-dev                      # apt-get source (dpkg-source) for util-linux
   clang-format
+  debhelper fakeroot rpm        # scripts/package.sh: the .deb and the .rpm
 )
 test_packages=(
   runc crun podman busybox-static
   e2fsprogs xfsprogs util-linux mount
   iproute2 procps psmisc
   clang libclang-rt-14-dev      # libFuzzer targets
+  lintian man-db                # the packaging tests
 )
 
 missing=()
