@@ -31,7 +31,7 @@ build_packages=(
   debhelper fakeroot rpm        # scripts/package.sh: the .deb and the .rpm
 )
 test_packages=(
-  runc crun podman busybox-static
+  runc crun podman busybox-static jq   # jq: the demo edits a `runc spec` config
   e2fsprogs xfsprogs util-linux mount
   iproute2 procps psmisc
   clang libclang-rt-14-dev      # libFuzzer targets

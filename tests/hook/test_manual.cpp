@@ -1,0 +1,132 @@
+// The commands a person runs (mount, unmount, list, gc, doctor) and the README's demo, driven
+// through the built binary.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lib/core/core.hpp"
+#include "lib/ns/ns.hpp"
+#include "tests/harness/harness.hpp"
+#include "tests/ns/fake_container.hpp"
+#include "tests/plugin/test_plugin.hpp"
+
+using namespace dvdi;
+using namespace dvdi::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Cli {
+    TempDir dir{"dvdi-manual"};
+    fs::path config = dir / "config.json";
+
+    explicit Cli(const TestPlugin* plugin = nullptr) {
+        core::Config c = plugin != nullptr ? plugin->config() : core::Config{};
+        c.default_driver = "local";
+        c.state_dir = (dir / "state").string();
+        c.data_dir = (dir / "data").string();
+        c.syslog = false;
+        if (plugin == nullptr) {
+            c.plugin_socket_dirs = {(dir / "plugins").string()};
+            c.plugin_spec_dirs = {(dir / "specs").string()};
+        }
+        write_file(config, nlohmann::json(c).dump());
+    }
+    CommandResult operator()(std::vector<std::string> args) const {
+        args.insert(args.begin(), {hook_binary().string(), "--config", config.string()});
+        return run(args);
+    }
+};
+
+} // namespace
+
+TEST_CASE("mount by hand is ensure-mounted; list shows it; unmount releases it", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cli cli;
+    in_private_mount_ns([&] {
+        const auto first = cli({"mount", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "scratch"});
+        INFO(first.err);
+        REQUIRE(first.status == 0);
+        const std::string mountpoint = (cli.dir / "data/volumes/scratch/_data").string();
+        REQUIRE(first.out == mountpoint + "\n");
+        REQUIRE(ns::find_mount(mountpoint)->fstype == "tmpfs");
+        REQUIRE(cli({"mount", "scratch"}).out == first.out); // again: nothing more
+        const auto table = cli({"list"});
+        REQUIRE(table.out.find("local        scratch                  mounted") != std::string::npos);
+        REQUIRE(table.out.find("manual:local/scratch") != std::string::npos);
+        const auto json = nlohmann::json::parse(cli({"list", "--json"}).out);
+        REQUIRE(json["volumes"].size() == 1);
+        REQUIRE(json["volumes"][0]["users"] == nlohmann::json{"manual:local/scratch"});
+        REQUIRE(cli({"unmount", "scratch"}).status == 0);
+        REQUIRE_FALSE(ns::find_mount(mountpoint).has_value());
+        REQUIRE(nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].empty());
+        const auto again = cli({"unmount", "scratch"});
+        REQUIRE(again.status == 0);
+        REQUIRE(again.err.find("was not mounted by hand") != std::string::npos);
+    });
+}
+
+TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
+    const Cli cli;
+    auto r = cli({"mount", "a/b"});
+    CHECK(r.status == 2);
+    CHECK(r.err == "dvdi-hook: error: volume.name: \"a/b\": a volume name cannot contain '/'\n");
+    r = cli({"mount", "-o", "novalue", "v"});
+    CHECK(r.status == 2);
+    r = cli({"mount", "--pid", "1", "v"});
+    CHECK(r.status == 2);
+    CHECK(r.err.find("--pid and --target go together") != std::string::npos);
+    CHECK_FALSE(fs::exists(cli.dir / "state/state.json"));
+}
+
+TEST_CASE("mount --pid --target places the volume in a process; gc releases it when it is gone",
+          "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cli cli;
+    in_private_mount_ns([&] {
+        FakeContainer proc;
+        const auto m =
+            cli({"mount", "--pid", std::to_string(proc.pid()), "--target", "/tmp/dvdi-manual-target", "placed"});
+        INFO(m.err);
+        REQUIRE(m.status == 0);
+        REQUIRE(proc.write_file("/tmp/dvdi-manual-target/from-inside") == 0);
+        REQUIRE(fs::exists(cli.dir / "data/volumes/placed/_data/from-inside"));
+        REQUIRE(cli({"gc"}).out == "nothing to do\n"); // the process still runs
+        proc.kill();
+        const auto gc = cli({"gc"});
+        INFO(gc.out << gc.err);
+        REQUIRE(gc.status == 0);
+        REQUIRE(gc.out.find("is gone): released local/placed") != std::string::npos);
+        REQUIRE(nlohmann::json::parse(cli({"list", "--json"}).out)["containers"].empty());
+    });
+}
+
+TEST_CASE("doctor checks the kernel, config, state dir and every plugin", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    auto r = cli({"doctor"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("ok    kernel open_tree/move_mount") != std::string::npos);
+    CHECK(r.out.find("ok    state dir") != std::string::npos);
+    CHECK(r.out.find("ok    plugin " + plugin.name() + ": activated, scope local") != std::string::npos);
+    plugin.behave("Plugin.Activate", "noimpl");
+    r = cli({"doctor"});
+    CHECK(r.status == 1);
+    CHECK(r.out.find("FAIL  plugin " + plugin.name()) != std::string::npos);
+    CHECK(r.err == "dvdi-hook: error: doctor: 1 check(s) failed\n");
+}
+
+TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {
+    DVDI_REQUIRE_ROOT();
+    DVDI_REQUIRE_PROGRAM("runc");
+    const auto r = run(
+        {"bash", (source_root() / "scripts/demo.sh").string()},
+        {.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "BUILD_DIR=" + build_root().string()},
+         .timeout = 300s});
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("container 1: wrote /data/message") != std::string::npos);
+    CHECK(r.out.find("container 2: /data/message says: written by container 1") != std::string::npos);
+    CHECK(run({"sh", "-c", "ls -d /tmp/dvdi-demo.* 2>/dev/null | wc -l"}).out == "0\n");
+}
