@@ -16,24 +16,32 @@ std::string sys_message(const std::string& op, const std::string& path, int err)
     return fmt::format("{}(`{}`): {}", op, path, std::strerror(err));
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one: overlong forms,
+// surrogates and code points past U+10FFFF are not valid (RFC 3629's table).
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = byte(0);
     std::size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) {
         n = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
         n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
     } else if (c >= 0xF0 && c <= 0xF4) {
         n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
     } else {
         return 0;
     }
-    if (i + n > s.size()) {
+    if (i + n > s.size() || byte(1) < lo || byte(1) > hi) {
         return 0;
     }
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
+    for (std::size_t k = 2; k < n; ++k) {
+        if ((byte(k) & 0xC0) != 0x80) {
             return 0;
         }
     }
