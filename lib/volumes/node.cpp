@@ -25,6 +25,37 @@ void erase_user(VolumeRecord& v, const std::string& id) {
     std::erase(v.users, id);
 }
 
+// Drops the record of a volume whose Mount was refused or never sent. When the state cannot be
+// written, the `mounting` intent stays: gc's Unmount is refused and it drops the record then.
+void forget_volume(StateStore& store, const VolumeKey& key) {
+    try {
+        store.transact([&](State& s) { s.erase_volume(key); });
+    } catch (const std::exception& e) {
+        core::log::warn("volume {}: its record stays for gc ({})", describe(key), e.what());
+    }
+}
+
+// The driver may hold a mount under `mount_id` that the state cannot be trusted to show: its
+// Mount got no answer (it may have taken effect), or its outcome could not be written (full
+// disk, read-only or damaged state file). Unmount it now, the volume lock still held, so nothing
+// stays mounted without a record. When the driver answered, the record goes; when it cannot be
+// written, or the driver is unreachable, the `mounting` intent stays and gc undoes it the same
+// way (a driver that refuses the Unmount is taken at its word: it holds no such mount). Returns
+// what happened, for the error message.
+std::string undo_mount(StateStore& store, Driver& driver, const VolumeKey& key, const std::string& mount_id) {
+    std::string done;
+    try {
+        driver.unmount(key.name, mount_id);
+        done = "unmounted it again";
+    } catch (const DriverUnreachable& e) {
+        return fmt::format("unmounting it again failed too ({}); gc retries it", e.what());
+    } catch (const std::exception& e) {
+        done = fmt::format("the driver holds no mount of it ({})", e.what());
+    }
+    forget_volume(store, key);
+    return done;
+}
+
 } // namespace
 
 std::string new_mount_id() {
@@ -80,10 +111,16 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                 }
             });
         } catch (const std::exception& e) {
-            release(container.id);
-            const std::string released =
-                taken.empty() ? "no other volume was taken"
-                              : fmt::format("released the volumes already taken ({})", fmt::join(taken, ", "));
+            std::string released = taken.empty()
+                                       ? "no other volume was taken"
+                                       : fmt::format("released the volumes already taken ({})", fmt::join(taken, ", "));
+            try {
+                release(container.id);
+            } catch (const std::exception& f) {
+                // The state cannot be changed (full disk, read-only, damaged): what is recorded
+                // for the container stays for gc, which releases it once its process is gone.
+                released = fmt::format("releasing the container's volumes failed too ({}); gc finishes it", f.what());
+            }
             throw core::Error(fmt::format("volume {} ({}): {}; {}", describe(r.key()), r.origin, e.what(), released));
         }
     }
@@ -126,36 +163,54 @@ std::string Node::take(const ContainerRef& container, const Request& r) {
         return mountpoint;
     }
     notify(Step::before_mount, key);
+    bool mount_sent = false;
     try {
         Driver& driver = drivers_.get(r.driver);
         driver.ensure_exists(r.name, r.options, r.explicit_create);
+        mount_sent = true;
         mountpoint = driver.mount(r.name, mount_id);
         if (mountpoint.empty() || mountpoint.front() != '/') {
             driver.unmount(r.name, mount_id);
             throw DriverError(fmt::format("driver {}: Mount of {} returned {}, not an absolute path", r.driver,
                                           core::quote(r.name), core::quote(mountpoint)));
         }
+    } catch (const DriverUnreachable& e) {
+        if (!mount_sent) {
+            forget_volume(store_, key);
+            throw;
+        }
+        throw DriverUnreachable(
+            DriverError(fmt::format("{} ({})", e.what(), undo_mount(store_, drivers_.get(r.driver), key, mount_id))));
     } catch (...) {
-        // A failed Mount is never followed by an Unmount (Docker's rule): forget the volume.
-        store_.transact([&](State& s) { s.erase_volume(key); });
+        // A Mount the driver refused is never followed by an Unmount (Docker's rule): forget
+        // the volume.
+        forget_volume(store_, key);
         throw;
     }
     notify(Step::after_mount, key);
     bool orphaned = false;
-    store_.transact([&](State& s) {
-        VolumeRecord* v = s.find_volume(key);
-        ContainerRecord* c = s.find_container(container.id);
-        v->mountpoint = mountpoint;
-        orphaned = c == nullptr;
-        if (orphaned) {
-            // gc released the container meanwhile (its process died): nobody holds the volume.
-            v->status = VolumeStatus::unmounting;
-            return;
-        }
-        v->status = VolumeStatus::mounted;
-        v->users.push_back(container.id);
-        c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
-    });
+    try {
+        store_.transact([&](State& s) {
+            VolumeRecord* v = s.find_volume(key);
+            ContainerRecord* c = s.find_container(container.id);
+            if (v == nullptr) {
+                throw core::Error("its record is gone from the state");
+            }
+            v->mountpoint = mountpoint;
+            orphaned = c == nullptr;
+            if (orphaned) {
+                // gc released the container meanwhile (its process died): nobody holds the volume.
+                v->status = VolumeStatus::unmounting;
+                return;
+            }
+            v->status = VolumeStatus::mounted;
+            v->users.push_back(container.id);
+            c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
+        });
+    } catch (const std::exception& e) {
+        throw core::Error(fmt::format("{} (after the driver's Mount: {})", e.what(),
+                                      undo_mount(store_, drivers_.get(r.driver), key, mount_id)));
+    }
     if (orphaned) {
         unmount_locked(key, mount_id);
         throw core::Error(fmt::format("container {} was released while it was starting", container.id));

@@ -10,17 +10,24 @@
 //                         `tcp://127.0.0.1:PORT`
 //     --record FILE       every call received is appended as one JSON line, before it is answered:
 //                         {"method": "VolumeDriver.Mount", "body": <JSON or the raw text>,
-//                          "headers": {"host": ..., lower-case names}, "behaviour": "ok"}
+//                          "headers": {"host": ..., lower-case names}, "behaviour": "ok",
+//                          "start": TICK}
+//                         and, once its answer is ready (just before it is sent), another line
+//                         {"call": TICK of its start, "end": TICK, "status": 200}. Ticks count
+//                         the events of all connections in order, so calls can be told apart as
+//                         overlapping or not without a clock.
 //     --control FILE      a JSON object {"METHOD": "BEHAVIOUR", "*": "BEHAVIOUR"} re-read on every
 //                         call (a test can change it while the plugin runs); METHOD like
-//                         "VolumeDriver.Get" or "Plugin.Activate"
+//                         "VolumeDriver.Get" or "Plugin.Activate", or "METHOD/NAME" for the calls
+//                         about volume NAME only (it wins over METHOD)
 //     --behave METHOD=BEHAVIOUR   the same, from the command line (the control file wins)
 //     --socket-delay MS   start listening only after MS milliseconds
 //     --scope local|global        what Capabilities answers
 //
 // Behaviours: ok (default), 404 (`404 page not found`, as Go's mux), 500 (500 with Err), 200err
 // (200 with Err set), empty (200 without a body), garbage (200 with a body that is not JSON),
-// chunked (the right answer in chunked encoding), slow:MS (the right answer after MS ms), close
+// chunked (the right answer in chunked encoding), slow:MS (the right answer after MS ms), wait:PATH
+// (the right answer once PATH exists, at most after 120 s), close
 // (close the connection without answering), huge (a 2 MiB body), noimpl (Activate without
 // VolumeDriver in Implements).
 //
@@ -69,6 +76,7 @@ struct Args {
 
 std::atomic<bool> g_stop{false};
 std::mutex g_record_mutex;
+long g_tick = 0; // under g_record_mutex
 
 Args parse_args(int argc, char** argv) {
     Args a;
@@ -105,7 +113,7 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
-std::string behaviour_for(const Args& args, const std::string& method) {
+std::string behaviour_for(const Args& args, const std::string& method, const std::string& volume) {
     auto rules = args.behave;
     if (!args.control.empty()) {
         std::ifstream in(args.control);
@@ -118,6 +126,9 @@ std::string behaviour_for(const Args& args, const std::string& method) {
             }
         }
     }
+    if (const auto it = rules.find(method + "/" + volume); !volume.empty() && it != rules.end()) {
+        return it->second;
+    }
     if (const auto it = rules.find(method); it != rules.end()) {
         return it->second;
     }
@@ -125,10 +136,11 @@ std::string behaviour_for(const Args& args, const std::string& method) {
     return all != rules.end() ? all->second : "ok";
 }
 
-void record(const Args& args, const std::string& method, const volumes::http::Message& m,
+// Returns the call's start tick (0 when nothing is recorded).
+long record(const Args& args, const std::string& method, const volumes::http::Message& m,
             const std::string& behaviour) {
     if (args.record.empty()) {
-        return;
+        return 0;
     }
     nlohmann::json headers = nlohmann::json::object();
     for (auto [k, v] : m.headers) {
@@ -139,8 +151,19 @@ void record(const Args& args, const std::string& method, const volumes::http::Me
     if (body.is_discarded()) {
         body = m.body;
     }
-    const nlohmann::json line = {{"method", method}, {"body", body}, {"headers", headers}, {"behaviour", behaviour}};
     std::lock_guard lock(g_record_mutex);
+    const nlohmann::json line = {
+        {"method", method}, {"body", body}, {"headers", headers}, {"behaviour", behaviour}, {"start", ++g_tick}};
+    std::ofstream(args.record, std::ios::app) << line.dump() << "\n";
+    return g_tick;
+}
+
+void record_end(const Args& args, long start, int status) {
+    if (args.record.empty()) {
+        return;
+    }
+    std::lock_guard lock(g_record_mutex);
+    const nlohmann::json line = {{"call", start}, {"end", ++g_tick}, {"status", status}};
     std::ofstream(args.record, std::ios::app) << line.dump() << "\n";
 }
 
@@ -165,6 +188,10 @@ std::optional<std::string> render(Answer a, const std::string& behaviour) {
     }
     if (behaviour.starts_with("slow:")) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(behaviour.substr(5))));
+    } else if (behaviour.starts_with("wait:")) {
+        for (int i = 0; i < 12000 && !fs::exists(behaviour.substr(5)); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     } else if (behaviour == "404") {
         a.status = 404, body = "404 page not found\n";
     } else if (behaviour == "500") {
@@ -200,14 +227,19 @@ void serve_connection(const Args& args, test::plugin::PluginState& state, core::
             const auto sp2 = m->start_line.find(' ', sp1 + 1);
             const std::string path = sp1 == std::string::npos ? "" : m->start_line.substr(sp1 + 1, sp2 - sp1 - 1);
             const std::string method = path.starts_with('/') ? path.substr(1) : path;
-            const std::string behaviour = behaviour_for(args, method);
-            record(args, method, *m, behaviour);
             auto request = nlohmann::json::parse(m->body, nullptr, false);
-            const auto out =
-                render(state.handle(method, request.is_discarded() ? nlohmann::json() : request), behaviour);
+            if (request.is_discarded()) {
+                request = nullptr;
+            }
+            const auto volume = request.is_object() ? request.value("Name", nlohmann::json()) : nlohmann::json();
+            const std::string behaviour =
+                behaviour_for(args, method, volume.is_string() ? volume.get<std::string>() : "");
+            const long start = record(args, method, *m, behaviour);
+            const auto out = render(state.handle(method, request), behaviour);
             if (!out) {
                 return;
             }
+            record_end(args, start, std::stoi(out->substr(9, 3)));
             volumes::http::write_all(fd.get(), *out, far());
             if (!m->keep_alive()) {
                 return;

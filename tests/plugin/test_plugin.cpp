@@ -146,9 +146,24 @@ std::vector<nlohmann::json> TestPlugin::calls(const std::string& method) const {
     if (!fs::exists(dir_ / "calls.jsonl")) {
         return out;
     }
-    std::istringstream in(read_file(dir_ / "calls.jsonl"));
+    std::vector<nlohmann::json> all;
+    std::map<long, std::size_t> by_start;
+    std::string text = read_file(dir_ / "calls.jsonl");
+    text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1); // a line being written
+    std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
         auto j = nlohmann::json::parse(line);
+        if (j.contains("call")) {
+            if (const auto it = by_start.find(j["call"].get<long>()); it != by_start.end()) {
+                all[it->second]["end"] = j["end"];
+                all[it->second]["status"] = j["status"];
+            }
+            continue;
+        }
+        by_start[j.value("start", 0L)] = all.size();
+        all.push_back(std::move(j));
+    }
+    for (auto& j : all) {
         if (method.empty() || j["method"] == method) {
             out.push_back(std::move(j));
         }

@@ -55,7 +55,10 @@ class TestPlugin {
     /// Short deadlines for tests: connect 2 s, calls 2 s, retry budget 4 s.
     [[nodiscard]] static core::Timeouts fast_timeouts();
 
-    /// Every call recorded so far, in order; with `method`, only those.
+    /// Every call recorded so far, in the order they arrived; with `method`, only those. Each
+    /// has "method", "body", "headers", "behaviour", "start" and, once answered, "end" and
+    /// "status": ticks of one counter over all connections, so for two calls a and b, a.end <
+    /// b.start means a was answered before b arrived.
     [[nodiscard]] std::vector<nlohmann::json> calls(const std::string& method = {}) const;
     /// Mount counts {"NAME": {"ID": n}} as the plugin keeps them.
     [[nodiscard]] nlohmann::json mounts() const;
