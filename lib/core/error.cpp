@@ -16,11 +16,24 @@ std::string sys_message(const std::string& op, const std::string& path, int err)
     return fmt::format("{}(`{}`): {}", op, path, std::strerror(err));
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one: overlong forms,
-// surrogates and code points past U+10FFFF are not valid (RFC 3629's table).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+} // namespace
+
+SysError::SysError(std::string op, std::string path, int err)
+    : Error(sys_message(op, path, err)), op_(std::move(op)), path_(std::move(path)), code_(err) {}
+
+SysError::SysError(std::string op, int err) : SysError(std::move(op), std::string{}, err) {}
+
+void throw_errno(std::string op, std::string path) {
+    const int err = errno;
+    throw SysError(std::move(op), std::move(path), err);
+}
+
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
     const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
     const unsigned char c = byte(0);
+    if (c < 0x80) {
+        return 1;
+    }
     std::size_t n = 0;
     unsigned char lo = 0x80;
     unsigned char hi = 0xBF;
@@ -48,18 +61,6 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     return n;
 }
 
-} // namespace
-
-SysError::SysError(std::string op, std::string path, int err)
-    : Error(sys_message(op, path, err)), op_(std::move(op)), path_(std::move(path)), code_(err) {}
-
-SysError::SysError(std::string op, int err) : SysError(std::move(op), std::string{}, err) {}
-
-void throw_errno(std::string op, std::string path) {
-    const int err = errno;
-    throw SysError(std::move(op), std::move(path), err);
-}
-
 InputError::InputError(std::string field, std::string_view value, std::string rule)
     : std::invalid_argument(fmt::format("{}: {}: {}", field, quote(value), rule)), field_(std::move(field)),
       rule_(std::move(rule)) {}
@@ -76,7 +77,7 @@ std::string quote(std::string_view value, std::size_t max) {
         } else if (c >= 0x20 && c < 0x7F) {
             out += static_cast<char>(c);
             ++i;
-        } else if (const std::size_t n = c >= 0x80 ? utf8_sequence(value, i) : 0; n > 0) {
+        } else if (const std::size_t n = c >= 0x80 ? utf8_sequence(value, i) : 0; n > 1) {
             out.append(value.substr(i, n));
             i += n;
         } else {

@@ -48,6 +48,10 @@ class InputError : public std::invalid_argument {
     std::string rule_;
 };
 
+/// Length of the well-formed UTF-8 sequence starting at s[i] (1 for ASCII), or 0 when it is not
+/// one: overlong forms, surrogates and code points past U+10FFFF are not (RFC 3629).
+[[nodiscard]] std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept;
+
 /// Renders an untrusted value for an error message: double-quoted, control characters and
 /// invalid UTF-8 escaped, at most `max` bytes of the original followed by `...`.
 [[nodiscard]] std::string quote(std::string_view value, std::size_t max = 80);

@@ -21,43 +21,6 @@ bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); });
 }
 
-// Length of the UTF-8 sequence at s[i] when it is well-formed, else 0 (RFC 3629 table 3-7).
-std::size_t sequence_length(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-        return 1;
-    }
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80; // no overlong forms
-        hi = c == 0xED ? 0x9F : 0xBF; // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF; // nothing past U+10FFFF
-    } else {
-        return 0;
-    }
-    if (i + n > s.size()) {
-        return 0;
-    }
-    const auto second = static_cast<unsigned char>(s[i + 1]);
-    if (second < lo || second > hi) {
-        return 0;
-    }
-    for (std::size_t k = 2; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return n;
-}
-
 void require_utf8(std::string_view s, const std::string& field, std::string_view what) {
     if (!is_valid_utf8(s)) {
         throw input_error(field, s, fmt::format("{} must be valid UTF-8", what));
@@ -94,7 +57,7 @@ std::size_t lenient_length(std::string_view s, std::size_t i) {
 std::string well_formed(std::string_view value) {
     std::string shown;
     for (std::size_t i = 0; i < value.size();) {
-        if (const std::size_t n = sequence_length(value, i); n > 0) {
+        if (const std::size_t n = core::utf8_sequence(value, i); n > 0) {
             shown.append(value.substr(i, n));
             i += n;
         } else if (const std::size_t m = lenient_length(value, i); m > 0) {
@@ -114,7 +77,7 @@ core::InputError input_error(std::string field, std::string_view value, std::str
 
 bool is_valid_utf8(std::string_view text) noexcept {
     for (std::size_t i = 0; i < text.size();) {
-        const std::size_t n = sequence_length(text, i);
+        const std::size_t n = core::utf8_sequence(text, i);
         if (n == 0) {
             return false;
         }
