@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "build_info.hpp"
 #include "hook/commands.hpp"
 #include "lib/volumes/volumes.hpp"
 #include "version.hpp"

@@ -31,7 +31,8 @@ struct MesosFiles {
 };
 
 std::string read_input(const MesosFiles& f) {
-    return f.input.empty() ? read_stdin(kMaxInput, "Mesos isolator input on stdin") : read_text_file(f.input, kMaxInput);
+    return f.input.empty() ? read_stdin(kMaxInput, "Mesos isolator input on stdin")
+                           : read_text_file(f.input, kMaxInput);
 }
 
 void write_file(const std::string& path, const std::string& text) {

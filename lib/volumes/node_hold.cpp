@@ -24,7 +24,8 @@ std::optional<std::string> held_mountpoint(const State& s, const std::string& ho
     if (c == s.containers.end() || c->status != ContainerStatus::active) {
         return std::nullopt;
     }
-    const auto v = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const VolumeRecord& x) { return x.key == key; });
+    const auto v =
+        std::find_if(s.volumes.begin(), s.volumes.end(), [&](const VolumeRecord& x) { return x.key == key; });
     if (v == s.volumes.end() || v->status != VolumeStatus::mounted || v->mountpoint.empty()) {
         return std::nullopt;
     }

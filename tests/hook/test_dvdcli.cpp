@@ -121,8 +121,7 @@ TEST_CASE("dvdcli: create, get, list, path, remove and version", "[dvdcli]") {
 
     const auto get = dvdcli({"get", "--volumedriver=testplug", "--volumename=v1"});
     REQUIRE(get.status == 0);
-    CHECK(json::parse(get.out) ==
-          json{{"Name", "v1"}, {"Mountpoint", (dvdcli.plugin.volumes_dir() / "v1").string()}});
+    CHECK(json::parse(get.out) == json{{"Name", "v1"}, {"Mountpoint", (dvdcli.plugin.volumes_dir() / "v1").string()}});
     const auto list = dvdcli({"list", "--volumedriver=testplug"});
     REQUIRE(list.status == 0);
     CHECK((list.out == "v1\nv2\n" || list.out == "v2\nv1\n"));

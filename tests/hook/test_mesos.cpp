@@ -122,8 +122,8 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
         REQUIRE(create.size() == 2);
         REQUIRE(create.at(1)["body"]["Opts"] == json{{"size", "100"}}); // DVDI_* volumes first, then DOCKER_VOLUME
 
-        const auto isolated = stage(s.config_path, "isolate",
-                                    container_input("ctr-1", s.sandbox, s.env_path, c.pid()).dump());
+        const auto isolated =
+            stage(s.config_path, "isolate", container_input("ctr-1", s.sandbox, s.env_path, c.pid()).dump());
         INFO(isolated.err);
         REQUIRE(isolated.status == 0);
         const std::string mountpoint = s.state().find_volume({"testplug", "mvol"})->mountpoint;
@@ -151,8 +151,7 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
     });
 }
 
-TEST_CASE("mesos prepare: a failing volume fails the launch, releases the other, leaves nothing",
-          "[mesos][root]") {
+TEST_CASE("mesos prepare: a failing volume fails the launch, releases the other, leaves nothing", "[mesos][root]") {
     DVDI_REQUIRE_ROOT();
     in_private_mount_ns([] {
         Setup s;
@@ -261,8 +260,7 @@ TEST_CASE("examples/mesos: the wrapper scripts run the hook with the module's th
     o.env = {"PATH=" + hook_binary().parent_path().string() + ":/usr/bin:/bin",
              "DVDI_HOOK_CONFIG=" + s.config_path.string()};
     const fs::path dir = source_root() / "examples" / "mesos";
-    const std::vector<std::string> args = {(files / "in").string(), (files / "out").string(),
-                                           (files / "err").string()};
+    const std::vector<std::string> args = {(files / "in").string(), (files / "out").string(), (files / "err").string()};
     auto call = [&](const std::string& name) {
         std::vector<std::string> argv = {(dir / ("dvdi-hook-mesos-" + name)).string()};
         argv.insert(argv.end(), args.begin(), args.end());
