@@ -28,9 +28,9 @@ struct Dvdcli {
         fs::create_symlink(hook_binary(), bin / "dvdcli");
     }
 
-    // `dvdcli ARGS...` as the agent runs it.
+    // `dvdcli ARGS...` as the agent runs it (the path os::which("dvdcli") found).
     CommandResult operator()(std::vector<std::string> args) const {
-        args.insert(args.begin(), "dvdcli");
+        args.insert(args.begin(), (bin / "dvdcli").string());
         CommandOptions o;
         o.env = {"PATH=" + bin.string() + ":/usr/bin:/bin", "DVDI_HOOK_CONFIG=" + config_path.string()};
         return run(args, o);
