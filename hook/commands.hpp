@@ -45,5 +45,16 @@ void register_version(CLI::App& app, Globals& globals);
 void register_config(CLI::App& app, Globals& globals);
 void register_oci(CLI::App& app, Globals& globals);
 void register_manual(CLI::App& app, Globals& globals);
+void register_mesos(CLI::App& app, Globals& globals);
+
+/// dvdcli compatibility (hook/dvdcli.cpp): true when run as `dvdcli` (argv[0]'s basename) or as
+/// `dvdi-hook [global options] dvdcli ...`.
+[[nodiscard]] bool dvdcli_mode(int argc, char** argv);
+/// The arguments for the dvdcli app: without the program name and the `dvdcli` word, in the
+/// reversed order CLI::App::parse(std::vector<std::string>&) takes.
+[[nodiscard]] std::vector<std::string> dvdcli_args(int argc, char** argv);
+/// Registers dvdcli's commands (mount, unmount, path, create, remove, get, list, version) and
+/// flags on its own app.
+void register_dvdcli(CLI::App& app, Globals& globals);
 
 } // namespace dvdi::hook

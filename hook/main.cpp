@@ -19,10 +19,39 @@ void add_global_options(CLI::App& app, dvdi::hook::Globals& g) {
         ->option_text("LEVEL");
 }
 
+// dvdcli mode has its own app and its own exit statuses: dvdcli's callers (Mesos' docker/volume
+// isolator) know only 0 and "failed", so every error, a usage error included, is 1.
+int dvdcli_main(int argc, char** argv) {
+    using namespace dvdi;
+    CLI::App app{"dvdi-hook as dvdcli: volumes for Mesos' docker/volume isolator (exit 1 on any error)", "dvdcli"};
+    app.require_subcommand(1);
+    app.fallthrough();
+    hook::Globals globals;
+    add_global_options(app, globals);
+    hook::register_dvdcli(app, globals);
+    try {
+        auto args = hook::dvdcli_args(argc, argv);
+        app.parse(args);
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) {
+            return app.exit(e);
+        }
+        core::log::write(core::log::Level::error, fmt::format("{} (see dvdcli --help)", e.what()));
+        return kExitFailed;
+    } catch (const std::exception& e) {
+        core::log::write(core::log::Level::error, e.what());
+        return kExitFailed;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     using namespace dvdi;
+    if (hook::dvdcli_mode(argc, argv)) {
+        return dvdcli_main(argc, argv);
+    }
     CLI::App app{"dvdi-hook: external storage volumes for containers (OCI hook, Mesos isolator, dvdcli)", "dvdi-hook"};
     app.require_subcommand(1);
     app.fallthrough();
@@ -32,6 +61,7 @@ int main(int argc, char** argv) {
     hook::register_config(app, globals);
     hook::register_oci(app, globals);
     hook::register_manual(app, globals);
+    hook::register_mesos(app, globals);
 
     try {
         app.parse(argc, argv);

@@ -186,17 +186,30 @@ void read_config(const json& config, std::string_view default_driver, MesosInput
 
 } // namespace
 
-MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver) {
-    const json doc = detail::parse_json(text, "Mesos isolator input");
+namespace {
+
+MesosInput read_ids(const json& doc) {
     detail::require_object(doc, "Mesos isolator input");
     MesosInput out;
     out.container_id_chain = read_container_id(doc);
     out.container_id = fmt::format("{}", fmt::join(out.container_id_chain, "."));
     out.pid = detail::optional_integer(doc, "pid", "", 1, INT_MAX);
+    return out;
+}
+
+} // namespace
+
+MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver) {
+    const json doc = detail::parse_json(text, "Mesos isolator input");
+    MesosInput out = read_ids(doc);
     if (const json* config = detail::find(doc, "container_config")) {
         read_config(*config, default_driver, out);
     }
     return out;
+}
+
+MesosInput parse_mesos_ids(std::string_view text) {
+    return read_ids(detail::parse_json(text, "Mesos isolator input"));
 }
 
 } // namespace dvdi::volumes

@@ -48,4 +48,9 @@ struct MesosInput {
 /// a relative container path without a sandbox directory or any S1.3 rule.
 [[nodiscard]] MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver);
 
+/// Only container_id and pid of the isolator input; container_config is not read (has_config
+/// false, no requests). For cleanup, which must release a container whatever its config says.
+/// Throws core::InputError as parse_mesos_input does for those two fields.
+[[nodiscard]] MesosInput parse_mesos_ids(std::string_view text);
+
 } // namespace dvdi::volumes

@@ -105,7 +105,7 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                     for (auto& p : c->volumes) {
                         if (p.key == r.key()) {
                             p.target = target;
-                            p.placed = true;
+                            p.placed = !target.empty();
                         }
                     }
                 }

@@ -26,8 +26,9 @@ class DriverSet {
 /// Opens drivers with open_driver(name, config); `config` must outlive the set.
 [[nodiscard]] std::unique_ptr<DriverSet> open_driver_set(const core::Config& config);
 
-/// Places one volume inside the container; returns where it went (for the record). Throws on
-/// failure. The front end supplies it (lib/ns in production).
+/// Places one volume inside the container; returns where it went (for the record), or "" when
+/// it placed nothing yet (Mesos prepare: attach places it later). Throws on failure. The front
+/// end supplies it (lib/ns in production).
 using Placer = std::function<std::string(const Request& request, const std::string& mountpoint)>;
 
 /// Where a hook is in its work; tests use it to stop a hook at each step.
@@ -74,6 +75,17 @@ class Node {
     /// returns false, and does nothing, for a container that holds none. A failed Unmount is
     /// recorded for gc and logged; it does not make release fail.
     bool release(const std::string& container_id);
+
+    /// "Ensure mounted" for a holder that is not a container (dvdcli, a person): when `holder`
+    /// already holds the request's volume, returns its recorded mountpoint without calling the
+    /// driver; otherwise acquires it for `holder` (runtime `runtime`, no process, nothing
+    /// placed) and returns the driver's mountpoint. Calls for the same holder are serialised
+    /// across processes, so two concurrent calls mount once. Throws what acquire throws.
+    std::string hold(const std::string& holder, const std::string& runtime, const Request& request);
+
+    /// "Ensure unmounted": releases what `holder` holds, serialised with hold(). Returns false
+    /// when it held nothing.
+    bool unhold(const std::string& holder);
 
     /// Releases the containers whose process is gone, finishes or undoes what hooks that died
     /// were doing, and retries failed unmounts.

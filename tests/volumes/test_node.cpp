@@ -263,3 +263,34 @@ TEST_CASE("a live hook's intent is left alone by gc", "[volumes][node][gc]") {
     CHECK(report.actions.empty());
     CHECK(f.drivers["rexray"].calls.empty());
 }
+
+TEST_CASE("a placer that places nothing leaves the volume for attach", "[volumes][node][mesos]") {
+    Fixture f;
+    f.node.acquire({"m1", "mesos", ProcessId{}}, {req("rexray", "v1", "data")},
+                   [](const Request&, const std::string&) { return std::string(); });
+    REQUIRE_FALSE(f.store.read().find_container("m1")->volumes.at(0).placed);
+    f.node.attach("m1", self_process(), f.placer.placer());
+    REQUIRE(f.placer.placed.size() == 1);
+    const auto p = f.store.read().find_container("m1")->volumes.at(0);
+    CHECK(p.placed);
+    CHECK(p.target == "data");
+    CHECK(f.store.read().find_container("m1")->process == self_process());
+    f.node.attach("m1", self_process(), f.placer.placer()); // placed ones are not placed again
+    CHECK(f.placer.placed.size() == 1);
+}
+
+TEST_CASE("hold is ensure-mounted and unhold ensure-unmounted", "[volumes][node][dvdcli]") {
+    Fixture f;
+    const std::string mp1 = f.node.hold("dvdcli:rexray/v1", "dvdcli", req("rexray", "v1"));
+    const std::string mp2 = f.node.hold("dvdcli:rexray/v1", "dvdcli", req("rexray", "v1"));
+    auto& d = f.drivers["rexray"];
+    CHECK(d.count("Mount v1") == 1);
+    CHECK(mp1 == mp2);
+    CHECK_FALSE(mp1.empty());
+    CHECK(f.store.read().find_container("dvdcli:rexray/v1")->runtime == "dvdcli");
+    CHECK(f.node.unhold("dvdcli:rexray/v1"));
+    CHECK(d.count("Unmount v1") == 1);
+    CHECK_FALSE(f.node.unhold("dvdcli:rexray/v1"));
+    CHECK(d.count("Unmount v1") == 1);
+    CHECK(f.store.read().empty());
+}

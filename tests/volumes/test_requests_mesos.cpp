@@ -57,3 +57,16 @@ TEST_CASE("Mesos input: a sandbox directory must be absolute", "[volumes][reques
         volumes::parse_mesos_input(R"({"container_id":{"value":"c"},"container_config":{"directory":"rel"}})", "x"),
         "container_config.directory: \"rel\": must be an absolute host path");
 }
+
+TEST_CASE("Mesos input: parse_mesos_ids reads the id and pid and ignores a bad config", "[volumes][requests][mesos]") {
+    const auto in = volumes::parse_mesos_ids(
+        R"({"container_id":{"value":"c","parent":{"value":"p"}},"pid":7,)"
+        R"("container_config":{"container_info":{"volumes":[{"container_path":"/d","mode":"RW",)"
+        R"("source":{"type":"DOCKER_VOLUME","docker_volume":{"name":"a/b"}}}]}}})");
+    CHECK(in.container_id == "p.c");
+    CHECK(in.pid == 7);
+    CHECK_FALSE(in.has_config);
+    CHECK(in.requests.empty());
+    CHECK_THROWS_AS(volumes::parse_mesos_ids(R"({"pid":7})"), core::InputError);
+    CHECK_THROWS_AS(volumes::parse_mesos_ids("{"), core::InputError);
+}
