@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""Prints the table for a bench/run.sh results.json (and the derived ratios and shares)."""
+import json
+import sys
+
+r = json.load(open(sys.argv[1]))
+m = r["measurements"]
+p = r["plugin_replay"]
+
+
+def row(label, key):
+    s = m.get(key)
+    if s is None:
+        return
+    print(f"{label:<44} {s['median_ms']:>9.3f} {s['p10_ms']:>9.3f} {s['p90_ms']:>9.3f} {s['n']:>5} "
+          f"{s['maxrss_kib_max']:>7} {s['failures']:>4}")
+
+
+print(f"dvdi-hook benchmarks, {r['date']}, {r['host']}, commit {r['commit']}")
+print(f"{'measurement (exec to exit)':<44} {'median':>9} {'p10':>9} {'p90':>9} {'N':>5} {'RSS KiB':>7} {'fail':>4}")
+row("busybox true (static no-op)", "noop_busybox_true")
+row("prestart, no volume (8 KiB config.json)", "hook_prestart_novolume")
+for v in ("1", "10"):
+    row(f"prestart, {v} plugin volume(s)", f"hook_prestart_{v}vol")
+    row(f"poststop, {v} plugin volume(s)", f"hook_poststop_{v}vol")
+row("runc run busybox true, no hook", "runc_run_plain")
+row("runc run, hook, no volume", "runc_run_hook_novolume")
+row("runc run, hook, one local volume", "runc_run_hook_local_volume")
+
+print()
+print("derived (medians)                                         value   target")
+noop, novol = m["noop_busybox_true"]["median_ms"], m["hook_prestart_novolume"]["median_ms"]
+print(f"{'no-volume prestart / busybox true':<52} {novol / noop:>9.2f}x  <= 1.25x")
+for v, target in (("1", 1.0), ("10", 3.0)):
+    rep = p[f"{v}vol"]
+    for stage, part in (("prestart", "first_ms"), ("poststop", "second_ms")):
+        total = m[f"hook_{stage}_{v}vol"]["median_ms"]
+        plug = rep[part]
+        own = total - plug - noop
+        print(f"{f'{stage} {v} vol: plugin calls (replayed, ms)':<52} {plug:>9.3f}")
+        print(f"{f'{stage} {v} vol: own share = total - plugin - exec (ms)':<52} {own:>9.3f}   <= {target} ms")
+        print(f"{f'{stage} {v} vol: own share incl. exec (ms)':<52} {total - plug:>9.3f}")
+rss = max(s["maxrss_kib_max"] for k, s in m.items() if k.startswith("hook_"))
+print(f"{'hook peak RSS, any run (MiB)':<52} {rss / 1024:>9.2f}   <= 8 MiB")
+print(f"{'hook peak RSS, GNU time %M, prestart 10 vols (MiB)':<52} {r['gnu_time_maxrss_kib_prestart_10vol'] / 1024:>9.2f}")
+plain = m["runc_run_plain"]["median_ms"]
+for key, label in (("runc_run_hook_novolume", "runc run: added by hook, no volume"),
+                   ("runc_run_hook_local_volume", "runc run: added by hook, one local volume")):
+    print(f"{label:<52} {100 * (m[key]['median_ms'] - plain) / plain:>8.1f}%   <= 10%")
