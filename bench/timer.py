@@ -7,8 +7,9 @@
 SPEC is a list of steps [{"label": L, "argv": [...], "stdin": FILE or null, "env": {...} or
 null, "skip": bool}]. One round runs every step once, in order (so a prestart can be followed by
 its poststop); N rounds. Each step is started with posix_spawn (vfork+exec, no shell) and reaped
-with wait4, so the time is from the spawn to the exit of that process and its rusage gives the
-child's peak RSS. Steps with "skip": true run but are not reported (set-up steps).
+with wait4, so the time is from the spawn to the exit of that process. (maxrss_kib_max is wait4's
+ru_maxrss, which for a vfork-based spawn includes this Python's own pages: run.sh takes peak RSS
+from GNU time instead.) Steps with "skip": true run but are not reported (set-up steps).
 A benchmark measures; nothing here passes or fails on time.
 """
 import json
