@@ -22,6 +22,9 @@ row("prestart, no volume (8 KiB config.json)", "hook_prestart_novolume")
 for v in ("1", "10"):
     row(f"prestart, {v} plugin volume(s)", f"hook_prestart_{v}vol")
     row(f"poststop, {v} plugin volume(s)", f"hook_poststop_{v}vol")
+for k in ("10", "100", "1000"):
+    row(f"prestart, 1 vol, {k} already in state", f"hook_prestart_1vol_fill{k}")
+    row(f"poststop, 1 vol, {k} already in state", f"hook_poststop_1vol_fill{k}")
 row("runc run busybox true, no hook", "runc_run_plain")
 row("runc run, hook, no volume", "runc_run_hook_novolume")
 row("runc run, hook, one local volume", "runc_run_hook_local_volume")

@@ -24,6 +24,7 @@ hook="$build/hook/dvdi-hook"
 plugin_bin="$build/tests/dvdi-test-plugin"
 n_exec=${BENCH_N_EXEC:-200}
 n_ctr=${BENCH_N_CONTAINER:-20}
+n_fill=${BENCH_N_FILL:-50}
 timer="/usr/bin/python3 $repo/bench/timer.py"
 
 work=$(mktemp -d /tmp/dvdi-bench.XXXXXX)
@@ -133,6 +134,32 @@ for v in 1 10; do
   /usr/bin/python3 "$repo/bench/plugin_calls.py" "$work/plugins/bench.sock" "$work/record-vol$v" "$split" \
     "$n_exec" >"$work/res/2-$v-plugin.json"
 done
+# --- 5b. The hook's time with 10, 100, 1000 volumes already in the state file -------------------
+# The state after one prestart of one volume is the template: K more volumes, each held by its
+# own container record (same live process, so nothing is garbage), are added with jq.
+say "5b. prestart/poststop of 1 volume with 10, 100, 1000 volumes already recorded (N=$n_fill)"
+"$hook" --config "$work/node.json" prestart <"$work/state-vol1-pre.json"
+cp "$work/state/state.json" "$work/state-template.json"
+"$hook" --config "$work/node.json" poststop <"$work/state-vol1-post.json"
+for k in 10 100 1000; do
+  jq --argjson k "$k" '
+    .volumes[0] as $v | .containers[0] as $c
+    | .volumes += [range(0; $k) as $i | $v | .name = "fill\($i)" | .mount_id = "fill-mount-\($i)"
+                   | .users = ["fill-ctr-\($i)"]]
+    | .containers += [range(0; $k) as $i | $c | .id = "fill-ctr-\($i)"
+                   | .volumes = [.volumes[0] | .name = "fill\($i)"]]
+    | .volumes |= map(select(.name != $v.name)) | .containers |= map(select(.id != $c.id))' \
+    "$work/state-template.json" >"$work/state-fill$k.json"
+  cp "$work/state-fill$k.json" "$work/state/state.json"
+  jq -n --arg hook "$hook" --arg cfg "$work/node.json" --arg pre "$work/state-vol1-pre.json" \
+    --arg post "$work/state-vol1-post.json" --arg k "$k" '[
+    {label: "hook_prestart_1vol_fill\($k)", argv: [$hook, "--config", $cfg, "prestart"], stdin: $pre},
+    {label: "hook_poststop_1vol_fill\($k)", argv: [$hook, "--config", $cfg, "poststop"], stdin: $post}]' >"$work/s5-$k.json"
+  $timer "$work/s5-$k.json" "$n_fill" >"$work/res/5-$k.json"
+  jq '{volumes: (.volumes | length), containers: (.containers | length)}' -c "$work/state/state.json" >&2
+done
+echo '{"version": 1, "volumes": [], "containers": []}' >"$work/state/state.json"
+
 # Peak RSS with GNU time (%M, KiB; the largest of 5 runs). (wait4's ru_maxrss of a
 # posix_spawn'ed child counts the spawning Python's pages, so the timer's own figure is not used.)
 rss() { # LABEL STDIN ARGS...
@@ -167,11 +194,11 @@ $timer "$work/s3.json" "$n_ctr" >"$work/res/3.json"
 # --- Report ---------------------------------------------------------------------------------------
 jq -n --slurpfile a "$work/res/1.json" --slurpfile b1 "$work/res/2-1.json" --slurpfile b10 "$work/res/2-10.json" \
   --slurpfile p1 "$work/res/2-1-plugin.json" --slurpfile p10 "$work/res/2-10-plugin.json" \
-  --slurpfile c "$work/res/3.json" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
+  --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json)" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
   --arg host "$(uname -srm), $(nproc) cpus" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git -C "$repo" rev-parse --short HEAD)" --argjson ne "$n_exec" --argjson nc "$n_ctr" '
   {date: $date, host: $host, commit: $commit, n_exec: $ne, n_container: $nc,
-   measurements: ($a[0] + $b1[0] + $b10[0] + $c[0]),
+   measurements: ($a[0] + $b1[0] + $b10[0] + $c[0] + $fill),
    plugin_replay: {"1vol": $p1[0], "10vol": $p10[0]},
    gnu_time_maxrss_kib: $rss}' >"$out_dir/results.json"
 /usr/bin/python3 "$repo/bench/report.py" "$out_dir/results.json" | tee "$out_dir/table.txt"
