@@ -22,6 +22,8 @@ row("prestart, no volume (8 KiB config.json)", "hook_prestart_novolume")
 for v in ("1", "10"):
     row(f"prestart, {v} plugin volume(s)", f"hook_prestart_{v}vol")
     row(f"poststop, {v} plugin volume(s)", f"hook_poststop_{v}vol")
+row("shell hook prestart, 1 plugin volume", "shell_hook_prestart_1vol")
+row("shell hook poststop, 1 plugin volume", "shell_hook_poststop_1vol")
 for k in ("10", "100", "1000"):
     row(f"prestart, 1 vol, {k} already in state", f"hook_prestart_1vol_fill{k}")
     row(f"poststop, 1 vol, {k} already in state", f"hook_poststop_1vol_fill{k}")
@@ -46,6 +48,10 @@ rss = r["gnu_time_maxrss_kib"]
 for k, label in (("noop", "busybox true"), ("novol", "prestart, no volume"), ("vol1", "prestart, 1 volume"),
                  ("vol10", "prestart, 10 volumes")):
     print(f"{f'peak RSS (GNU time %M, max of 5), {label} (MiB)':<52} {rss[k] / 1024:>9.2f}   <= 8 MiB")
+if "shell_hook_prestart_1vol" in m:
+    for st in ("prestart", "poststop"):
+        print(f"{f'shell hook / dvdi-hook, {st} 1 volume':<52} "
+              f"{m[f'shell_hook_{st}_1vol']['median_ms'] / m[f'hook_{st}_1vol']['median_ms']:>9.2f}x")
 plain = m["runc_run_plain"]["median_ms"]
 for key, label in (("runc_run_hook_novolume", "runc run: added by hook, no volume"),
                    ("runc_run_hook_local_volume", "runc run: added by hook, one local volume")):

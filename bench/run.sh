@@ -134,6 +134,16 @@ for v in 1 10; do
   /usr/bin/python3 "$repo/bench/plugin_calls.py" "$work/plugins/bench.sock" "$work/record-vol$v" "$split" \
     "$n_exec" >"$work/res/2-$v-plugin.json"
 done
+# --- 4b. The same job as a shell hook (jq, curl --unix-socket, nsenter + mount), 1 volume -------
+say "4b. shell hook (bench/shell-hook.sh) prestart/poststop, 1 plugin volume (N=$n_fill)"
+state "$work/state-shell-pre.json" "bench-shell" "$ctr_pid" "$work/vol1" creating
+state "$work/state-shell-post.json" "bench-shell" "$ctr_pid" "$work/vol1" stopped
+jq -n --arg sh "$repo/bench/shell-hook.sh" --arg d "$work/plugins" --arg pre "$work/state-shell-pre.json" \
+  --arg post "$work/state-shell-post.json" '[
+  {label: "shell_hook_prestart_1vol", argv: ["/bin/bash", $sh, $d, "prestart"], stdin: $pre},
+  {label: "shell_hook_poststop_1vol", argv: ["/bin/bash", $sh, $d, "poststop"], stdin: $post}]' >"$work/s4.json"
+$timer "$work/s4.json" "$n_fill" >"$work/res/4.json"
+
 # --- 5b. The hook's time with 10, 100, 1000 volumes already in the state file -------------------
 # The state after one prestart of one volume is the template: K more volumes, each held by its
 # own container record (same live process, so nothing is garbage), are added with jq.
@@ -194,7 +204,7 @@ $timer "$work/s3.json" "$n_ctr" >"$work/res/3.json"
 # --- Report ---------------------------------------------------------------------------------------
 jq -n --slurpfile a "$work/res/1.json" --slurpfile b1 "$work/res/2-1.json" --slurpfile b10 "$work/res/2-10.json" \
   --slurpfile p1 "$work/res/2-1-plugin.json" --slurpfile p10 "$work/res/2-10-plugin.json" \
-  --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json)" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
+  --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json "$work/res/4.json")" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
   --arg host "$(uname -srm), $(nproc) cpus" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git -C "$repo" rev-parse --short HEAD)" --argjson ne "$n_exec" --argjson nc "$n_ctr" '
   {date: $date, host: $host, commit: $commit, n_exec: $ne, n_container: $nc,
