@@ -43,7 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { printf '== %s\n' "$*" >&2; }
-mkdir -p "$out_dir" "$work/plugins" "$work/specs" "$work/res"
+mkdir -p "$out_dir" "$work/plugins" "$work/specs" "$work/res" "$work/state"
+# The node state on a tmpfs, as /run/dvdi is on a real node (state writes are fsynced).
+mount -t tmpfs -o size=64m,mode=0700 bench-state "$work/state"
 
 # --- A busybox-static rootfs, shared by every bundle ---------------------------------------------
 mkdir -p "$work/rootfs/bin"
@@ -58,12 +60,11 @@ done
 bundle() {
   local b="$work/$1" env="$2" cfg="${3:-}"
   mkdir -p "$b"
-  ln -s "$work/rootfs" "$b/rootfs"
-  jq --argjson env "$env" --arg hook "$hook" --arg cfg "$cfg" '
+  jq --argjson env "$env" --arg hook "$hook" --arg cfg "$cfg" --arg root "$work/rootfs" '
     .process.terminal = false
     | .process.args = ["true"]
     | .process.env += $env
-    | .root.readonly = false
+    | .root = {path: $root, readonly: false}
     | if $cfg == "" then . else .hooks = {
         "prestart": [{"path": $hook, "args": ["dvdi-hook", "--config", $cfg, "prestart"],
                       "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "timeout": 60}],
