@@ -46,6 +46,13 @@ st "$w/n" creating profn >"$w/novol.json"
 # Warm the plugin (Create) so the profiled run is the steady state.
 "$hook" --config "$w/node.json" prestart <"$w/pre.json"
 "$hook" --config "$w/node.json" poststop <"$w/post.json"
+# System calls of one native prestart and poststop (strace -f -c), before valgrind touches the state.
+strace -f -c -o "$out/strace.prestart-1vol" "$hook" --config "$w/node.json" prestart <"$w/pre.json"
+strace -f -c -o "$out/strace.poststop-1vol" "$hook" --config "$w/node.json" poststop <"$w/post.json"
+for f in prestart poststop; do
+  awk -v f="$f" '$NF ~ /^(execve|clone|clone3|fork|vfork|fsync|fdatasync|rename|renameat2|open_tree|move_mount|mount|setns|connect)$/ {printf "%s-1vol %s %s\n", f, $NF, $4}' \
+    "$out/strace.$f-1vol"
+done
 cg() { # NAME STDIN ARGS...
   local name=$1 in=$2
   shift 2
