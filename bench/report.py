@@ -24,6 +24,9 @@ for v in ("1", "10"):
     row(f"poststop, {v} plugin volume(s)", f"hook_poststop_{v}vol")
 row("shell hook prestart, 1 plugin volume", "shell_hook_prestart_1vol")
 row("shell hook poststop, 1 plugin volume", "shell_hook_poststop_1vol")
+row("podman run, no hook, no volume", "podman_run_plain")
+row("podman run -v (podman's plugin support)", "podman_run_own_plugin_volume")
+row("podman run, dvdi-hook hooks.d, DVDI_VOLUME_*", "podman_run_dvdi_hook_plugin_volume")
 for k in ("10", "100", "1000"):
     row(f"prestart, 1 vol, {k} already in state", f"hook_prestart_1vol_fill{k}")
     row(f"poststop, 1 vol, {k} already in state", f"hook_poststop_1vol_fill{k}")
@@ -52,6 +55,13 @@ if "shell_hook_prestart_1vol" in m:
     for st in ("prestart", "poststop"):
         print(f"{f'shell hook / dvdi-hook, {st} 1 volume':<52} "
               f"{m[f'shell_hook_{st}_1vol']['median_ms'] / m[f'hook_{st}_1vol']['median_ms']:>9.2f}x")
+if "podman_run_plain" in m:
+    pp = m["podman_run_plain"]["median_ms"]
+    own = m["podman_run_own_plugin_volume"]["median_ms"]
+    dv = m["podman_run_dvdi_hook_plugin_volume"]["median_ms"]
+    print(f"{'podman: dvdi-hook volume / podman -v plugin volume':<52} {dv / own:>9.2f}x")
+    print(f"{'podman: added by podman -v plugin volume':<52} {100 * (own - pp) / pp:>8.1f}%")
+    print(f"{'podman: added by dvdi-hook plugin volume':<52} {100 * (dv - pp) / pp:>8.1f}%")
 plain = m["runc_run_plain"]["median_ms"]
 for key, label in (("runc_run_hook_novolume", "runc run: added by hook, no volume"),
                    ("runc_run_hook_local_volume", "runc run: added by hook, one local volume")):

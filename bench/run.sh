@@ -202,10 +202,47 @@ jq -n --arg w "$work" '[
   {label: "runc_run_hook_local_volume", argv: ["/usr/sbin/runc", "--root", ($w + "/runc"), "run", "--bundle", ($w + "/hooklocal"), "bench-local"]}]' >"$work/s3.json"
 $timer "$work/s3.json" "$n_ctr" >"$work/res/3.json"
 
+# --- 4a. podman: its own volume-plugin support against dvdi-hook's hooks.d files -------------------
+# podman keeps everything (storage, runroot, containers.conf) in the temp dir; vfs, cgroupfs, runc.
+say "4a. podman run: plain, own plugin volume (-v), dvdi-hook hooks.d + DVDI_VOLUME_* (N=$n_ctr)"
+pd="$work/podman"
+mkdir -p "$pd/hooks.d" "$pd/nohooks"
+printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n\n[engine.volume_plugins]\nbench = "%s"\n' \
+  "$work/plugins/bench.sock" >"$pd/containers.conf"
+for st in prestart poststop; do
+  jq -n --arg hook "$hook" --arg cfg "$work/node.json" --arg st "$st" '{version: "1.0.0",
+    hook: {path: $hook, args: ["dvdi-hook", "--config", $cfg, $st], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 60},
+    when: {always: true}, stages: [$st]}' >"$pd/hooks.d/dvdi-hook-$st.json"
+done
+podman_argv() { # HOOKS_DIR: the podman command line as a JSON array, up to `run` options
+  jq -n --arg pd "$pd" --arg hd "$1" '["/usr/bin/podman", "--root", ($pd + "/root"), "--runroot", ($pd + "/runroot"),
+    "--tmpdir", ($pd + "/tmp"), "--storage-driver", "vfs", "--cgroup-manager=cgroupfs", "--runtime", "runc",
+    "--hooks-dir", $hd]'
+}
+export CONTAINERS_CONF="$pd/containers.conf"
+tar -C "$work/rootfs" -cf "$pd/rootfs.tar" .
+pm=$(podman_argv "$pd/nohooks")
+pmh=$(podman_argv "$pd/hooks.d")
+jq -r '.[]' <<<"$pm" | xargs -d '\n' sh -c '"$@" import "$0" localhost/dvdi-bench:1 >/dev/null 2>&1' "$pd/rootfs.tar"
+jq -r '.[]' <<<"$pm" | xargs -d '\n' sh -c '"$@" volume create --driver bench bvp >/dev/null' _
+run_opts='["run", "--rm", "--net", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]'
+jq -n --argjson pm "$pm" --argjson pmh "$pmh" --argjson ro "$run_opts" --arg c "$CONTAINERS_CONF" '[
+  {label: "podman_run_plain", argv: ($pm + $ro + ["localhost/dvdi-bench:1", "true"])},
+  {label: "podman_run_own_plugin_volume", argv: ($pm + $ro + ["-v", "bvp:/data", "localhost/dvdi-bench:1", "true"])},
+  {label: "podman_run_dvdi_hook_plugin_volume", argv: ($pmh + $ro + ["-e", "DVDI_VOLUME_NAME=bvh",
+    "-e", "DVDI_VOLUME_DRIVER=bench", "-e", "DVDI_VOLUME_CONTAINERPATH=/data", "localhost/dvdi-bench:1", "true"])}]' >"$work/s4a.json"
+$timer "$work/s4a.json" "$n_ctr" >"$work/res/4a.json"
+: >"$work/plugin.record"
+jq -r '.[]' <<<"$pm" | xargs -d '\n' sh -c '"$@" run --rm --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -v bvp:/data localhost/dvdi-bench:1 true >/dev/null' _
+jq -r '.[]' <<<"$pmh" | xargs -d '\n' sh -c '"$@" run --rm --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -e DVDI_VOLUME_NAME=bvh -e DVDI_VOLUME_DRIVER=bench -e DVDI_VOLUME_CONTAINERPATH=/data localhost/dvdi-bench:1 true >/dev/null' _
+echo "plugin calls of one podman -v run then one dvdi-hook run:" >&2
+jq -r .method "$work/plugin.record" | tr '\n' ' ' >&2
+echo >&2
+
 # --- Report ---------------------------------------------------------------------------------------
 jq -n --slurpfile a "$work/res/1.json" --slurpfile b1 "$work/res/2-1.json" --slurpfile b10 "$work/res/2-10.json" \
   --slurpfile p1 "$work/res/2-1-plugin.json" --slurpfile p10 "$work/res/2-10-plugin.json" \
-  --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json "$work/res/4.json")" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
+  --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json "$work/res/4.json" "$work/res/4a.json")" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
   --arg host "$(uname -srm), $(nproc) cpus" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git -C "$repo" rev-parse --short HEAD)" --argjson ne "$n_exec" --argjson nc "$n_ctr" '
   {date: $date, host: $host, commit: $commit, n_exec: $ne, n_container: $nc,
