@@ -36,6 +36,7 @@ test_packages=(
   iproute2 procps psmisc
   clang libclang-rt-14-dev      # libFuzzer targets
   lintian man-db                # the packaging tests
+  time                          # bench/run.sh: GNU time's peak RSS (%M)
 )
 
 missing=()
