@@ -10,6 +10,7 @@ dest=${1:?usage: install.sh DESTDIR BINARY}
 binary=${2:?usage: install.sh DESTDIR BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 files=$here/files
+examples=$here/../examples
 
 install -D -m 0755 "$binary" "$dest/usr/bin/dvdi-hook"
 
@@ -22,12 +23,13 @@ done
 install -D -m 0644 "$files/config.json" "$dest/etc/dvdi-hook/config.json"
 install -D -m 0644 "$files/dvdi-hook.tmpfiles" "$dest/usr/lib/tmpfiles.d/dvdi-hook.conf"
 
-# Mesos: the criteo command-isolator wrappers and an example modules file.
+# Mesos: the criteo command-isolator wrappers and the example modules file (examples/mesos,
+# which tests/hook/test_mesos.cpp runs against the real binary).
 for call in prepare isolate cleanup; do
-  install -D -m 0755 "$files/mesos/dvdi-hook-mesos-$call" \
+  install -D -m 0755 "$examples/mesos/dvdi-hook-mesos-$call" \
     "$dest/usr/lib/dvdi-hook/mesos/dvdi-hook-mesos-$call"
 done
-install -D -m 0644 "$files/mesos/modules.json" "$dest/usr/share/dvdi-hook/mesos/modules.json"
+install -D -m 0644 "$examples/mesos/dvdi-hook-modules.json" "$dest/usr/share/dvdi-hook/mesos/modules.json"
 
 # dvdcli compatibility: dvdi-hook acts as dvdcli when called by that name. Off the default PATH
 # so it never shadows a real dvdcli; put /usr/lib/dvdi-hook/bin first on Mesos' PATH to use it.

@@ -55,7 +55,8 @@ def parse_help(text):
     for name, entries in sections.items():
         for head, desc in entries:
             if name == "Subcommands":
-                subcommands.append((head.split()[0], desc))
+                # "prestart, createRuntime": a command and its aliases
+                subcommands.append((head.split()[0].rstrip(","), desc))
             elif name == "Positionals":
                 positionals.append((head.split()[0], desc))
             else:
