@@ -168,7 +168,7 @@ TEST_CASE("packaging: the .deb installs, podman picks up its hooks.d files, a lo
     // `dvdi-hook WORD --help` prints the top-level help for any WORD: look for the command itself.
     const auto help = run({"/usr/bin/dvdi-hook", "--help"}).out;
     const bool front_end =
-        help.find("\n  prestart ") != std::string::npos && help.find("\n  poststop ") != std::string::npos;
+        help.find("\n  prestart") != std::string::npos && help.find("\n  poststop") != std::string::npos;
 
     in_private_mount_ns(
         [&] {
