@@ -117,8 +117,9 @@ void walk_cli(const std::vector<std::string>& path, Surface& out) {
         if (line.empty() || !std::regex_match(line, m, entry)) {
             continue;
         }
-        const std::string head = m[1];
+        std::string head = m[1];
         if (section == "Subcommands") {
+            head = head.substr(0, head.find(',')); // "prestart, createRuntime": a command and its alias
             out.insert(prefix.empty() ? head : prefix + " " + head);
             auto sub = path;
             sub.push_back(head);
