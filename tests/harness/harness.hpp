@@ -70,6 +70,23 @@ struct CommandOptions {
 /// process behind: on timeout its process group is killed and reaped.
 CommandResult run(const std::vector<std::string>& argv, const CommandOptions& options = {});
 
+/// Runs the undo steps of a test that changes the machine, whatever happens (never throws).
+class Cleanup {
+  public:
+    explicit Cleanup(std::function<void()> undo) : undo_(std::move(undo)) {}
+    Cleanup(const Cleanup&) = delete;
+    Cleanup& operator=(const Cleanup&) = delete;
+    ~Cleanup() {
+        try {
+            undo_();
+        } catch (...) { // NOLINT(bugprone-empty-catch): a destructor must not throw
+        }
+    }
+
+  private:
+    std::function<void()> undo_;
+};
+
 /// A fresh directory under /tmp, removed with everything in it when the object dies. Mounts
 /// left below it are detached first, so a failing test never deletes through a mount.
 class TempDir {

@@ -11,45 +11,11 @@
 
 #include "build_info.hpp"
 #include "tests/harness/harness.hpp"
+#include "tests/packaging/packages.hpp"
 
 using namespace dvdi::test;
 
 namespace {
-
-fs::path packages_dir() {
-    if (const char* dir = std::getenv("DVDI_PACKAGES_DIR"); dir != nullptr && *dir != '\0') {
-        return dir;
-    }
-    return build_root() / "packages";
-}
-
-std::optional<fs::path> find_deb() {
-    const std::string prefix = std::string("dvdi-hook_") + DVDI_VERSION + "-1_";
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(packages_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.starts_with(prefix) && name.ends_with(".deb")) {
-            return e.path();
-        }
-    }
-    return std::nullopt;
-}
-
-class Cleanup {
-  public:
-    explicit Cleanup(std::function<void()> undo) : undo_(std::move(undo)) {}
-    Cleanup(const Cleanup&) = delete;
-    Cleanup& operator=(const Cleanup&) = delete;
-    ~Cleanup() {
-        try {
-            undo_();
-        } catch (...) { // NOLINT(bugprone-empty-catch): a destructor must not throw
-        }
-    }
-
-  private:
-    std::function<void()> undo_;
-};
 
 bool package_installed() {
     const auto r = run({"dpkg-query", "-W", "-f=${Status}", "dvdi-hook"});
@@ -122,11 +88,7 @@ TEST_CASE("packaging: the .deb installs, podman picks up its hooks.d files, a lo
     DVDI_REQUIRE_PROGRAM("dpkg");
     DVDI_REQUIRE_PROGRAM("podman");
     DVDI_REQUIRE_PROGRAM("runc");
-    const auto deb = find_deb();
-    if (!deb) {
-        DVDI_SKIP("no .deb for version " + std::string(DVDI_VERSION) + " in " + packages_dir().string() +
-                  ": build it with `bash scripts/package.sh`");
-    }
+    DVDI_REQUIRE_PACKAGE(deb, "deb");
     if (package_installed()) {
         DVDI_SKIP("a dvdi-hook package is already installed on this machine; not replacing it");
     }
@@ -152,7 +114,7 @@ TEST_CASE("packaging: the .deb installs, podman picks up its hooks.d files, a lo
         }
     });
 
-    const auto install = run({"dpkg", "-i", deb->string()});
+    const auto install = run({"dpkg", "-i", deb.string()});
     INFO(install.out << install.err);
     REQUIRE(install.status == 0);
     for (const auto& f : kInstalled) {

@@ -2,8 +2,6 @@
 // CLI it documents, and the built packages: their file lists and metadata, lintian, and the .deb
 // installed for real, picked up by podman, and removed.
 //
-// The package tests read the packages from $DVDI_PACKAGES_DIR, or build/packages, where
-// `bash scripts/package.sh` puts them (scripts/test.sh runs it first); without them they skip.
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
@@ -17,6 +15,7 @@
 
 #include "build_info.hpp"
 #include "tests/harness/harness.hpp"
+#include "tests/packaging/packages.hpp"
 
 using namespace dvdi::test;
 using nlohmann::json;
@@ -26,36 +25,6 @@ namespace {
 fs::path files_dir() {
     return source_root() / "packaging" / "files";
 }
-
-fs::path packages_dir() {
-    if (const char* dir = std::getenv("DVDI_PACKAGES_DIR"); dir != nullptr && *dir != '\0') {
-        return dir;
-    }
-    return build_root() / "packages";
-}
-
-/// The binary package built by scripts/package.sh for this version (not dbgsym, not the source
-/// rpm), or nothing.
-std::optional<fs::path> find_package(const std::string& kind) {
-    const std::string prefix = kind == "deb" ? std::string("dvdi-hook_") + DVDI_VERSION + "-1_"
-                                             : std::string("dvdi-hook-") + DVDI_VERSION + "-1.";
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(packages_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.starts_with(prefix) && name.ends_with("." + kind) && !name.ends_with(".src.rpm")) {
-            return e.path();
-        }
-    }
-    return std::nullopt;
-}
-
-#define DVDI_REQUIRE_PACKAGE(var, kind)                                                                                \
-    const auto var##_found = find_package(kind);                                                                       \
-    if (!var##_found) {                                                                                                \
-        DVDI_SKIP(std::string("no ") + (kind) + " package for version " + DVDI_VERSION + " in " +                      \
-                  packages_dir().string() + ": build them with `bash scripts/package.sh`");                            \
-    }                                                                                                                  \
-    const fs::path var = *var##_found
 
 CommandResult must_run(const std::vector<std::string>& argv) {
     auto r = run(argv);
@@ -72,23 +41,6 @@ std::vector<std::string> split_lines(const std::string& text) {
     }
     return out;
 }
-
-/// Runs the undo steps of a test that changes the machine, whatever happens (never throws).
-class Cleanup {
-  public:
-    explicit Cleanup(std::function<void()> undo) : undo_(std::move(undo)) {}
-    Cleanup(const Cleanup&) = delete;
-    Cleanup& operator=(const Cleanup&) = delete;
-    ~Cleanup() {
-        try {
-            undo_();
-        } catch (...) { // NOLINT(bugprone-empty-catch): a destructor must not throw
-        }
-    }
-
-  private:
-    std::function<void()> undo_;
-};
 
 // ---- the CLI and the man page -------------------------------------------------------------
 
