@@ -73,7 +73,7 @@ std::optional<std::pair<Field, std::size_t>> classify(std::string_view var) {
 // A variable name as a message's field: printable ASCII as it is, anything else quoted.
 std::string field_name(std::string_view var) {
     const bool plain = std::all_of(var.begin(), var.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
-    return plain ? std::string(var) : core::quote(well_formed(var));
+    return plain ? std::string(var) : core::quote(var);
 }
 
 void place(Slots& slots, std::string_view var, std::string_view value, std::vector<std::string>& warnings) {

@@ -36,43 +36,10 @@ std::string key_text(const VolumeKey& k) {
     return fmt::format("{}/{}", k.driver, k.name);
 }
 
-// Length of a sequence that core::quote() takes for UTF-8 (lead byte and continuation bytes
-// only, no range checks), or 0.
-std::size_t lenient_length(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) {
-        return 0;
-    }
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return n;
-}
-
 } // namespace
 
-std::string well_formed(std::string_view value) {
-    std::string shown;
-    for (std::size_t i = 0; i < value.size();) {
-        if (const std::size_t n = core::utf8_sequence(value, i); n > 0) {
-            shown.append(value.substr(i, n));
-            i += n;
-        } else if (const std::size_t m = lenient_length(value, i); m > 0) {
-            shown += "\xEF\xBF\xBD"; // U+FFFD
-            i += m;
-        } else {
-            shown += value[i]; // quote() escapes it
-            ++i;
-        }
-    }
-    return shown;
-}
-
 core::InputError input_error(std::string field, std::string_view value, std::string rule) {
-    return core::InputError(std::move(field), well_formed(value), std::move(rule));
+    return core::InputError(std::move(field), value, std::move(rule));
 }
 
 bool is_valid_utf8(std::string_view text) noexcept {

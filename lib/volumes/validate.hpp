@@ -16,13 +16,9 @@ namespace dvdi::volumes {
 /// U+10FFFF). Every string of a request must be: it is written to JSON (state, plugin calls).
 [[nodiscard]] bool is_valid_utf8(std::string_view text) noexcept;
 
-/// `value` with every sequence core::quote() would pass through although it is not well-formed
-/// UTF-8 (overlong forms, surrogates, past U+10FFFF) replaced by U+FFFD; other bytes unchanged.
-[[nodiscard]] std::string well_formed(std::string_view value);
-
-/// core::InputError(field, value, rule), with any sequence core::quote() would pass through
-/// although it is not well-formed UTF-8 (overlong forms, surrogates, past U+10FFFF) replaced by
-/// U+FFFD, so that every message stays valid UTF-8. Every error of lib/volumes is made here.
+/// core::InputError(field, value, rule); the message quotes `value` with core::quote(), which
+/// escapes every byte that is not part of well-formed UTF-8, so every message is valid UTF-8.
+/// Every error of lib/volumes is made here.
 [[nodiscard]] core::InputError input_error(std::string field, std::string_view value, std::string rule);
 
 /// A volume name: 1-255 bytes of UTF-8, no '/', not "." or "..", no control characters.

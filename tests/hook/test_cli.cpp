@@ -1,5 +1,9 @@
 // The built binary, driven as a user or a runtime drives it.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
@@ -90,4 +94,50 @@ TEST_CASE("config: defaults, a config file, flag overrides, and bad files", "[ho
     r = hook({"--config", (dir / "c.json").string(), "--state-dir", "relative", "config"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("--state-dir: \"relative\": must be an absolute path"));
+}
+
+TEST_CASE("a hook stage reads the same however its arguments are spelled (the runtime's plain entry "
+          "skips building the command line)",
+          "[hook][cli][oci]") {
+    const TempDir dir("dvdi-cli-stage");
+    fs::create_directories(dir / "novol");
+    fs::create_directories(dir / "vol");
+    write_file(dir / "novol/config.json", R"({"process": {"env": ["PATH=/bin"]}, "root": {"path": "rootfs"}})");
+    write_file(dir / "vol/config.json",
+               R"({"process": {"env": ["DVDI_VOLUME_NAME=v", "DVDI_VOLUME_CONTAINERPATH=/data"]},
+                   "root": {"path": "rootfs"}})");
+    const auto state = [&](const std::string& bundle) {
+        return nlohmann::json{{"ociVersion", "1.0.2"},
+                              {"id", "c1"},
+                              {"status", "creating"},
+                              {"pid", ::getpid()},
+                              {"bundle", (dir / bundle).string()}}
+            .dump();
+    };
+    const auto argv = [](std::vector<std::string> args) {
+        args.insert(args.begin(), hook_binary().string());
+        return args;
+    };
+    const std::string missing = (dir / "no-such-config.json").string();
+    // The plain entries (no command line built) and ones only the command line takes.
+    const std::vector<std::vector<std::string>> spellings = {{"--config", missing, "prestart"},
+                                                             {"--config=" + missing, "createRuntime"},
+                                                             {"prestart", "--config", missing},
+                                                             {"--log-level", "error", "--config", missing, "prestart"}};
+    for (const auto& args : spellings) {
+        INFO(fmt::format("{}", fmt::join(args, " ")));
+        // No volume asked for: done before the config is read, so its absence does not matter.
+        const auto quiet = run(argv(args), {.input = state("novol")});
+        CHECK(quiet.status == 0);
+        CHECK(quiet.err.empty());
+        // A volume asked for: the named config must exist; a usage error, nothing done.
+        const auto r = run(argv(args), {.input = state("vol")});
+        CHECK(r.status == 2);
+        CHECK(lines(r.err) == 1);
+        CHECK_THAT(r.err, Catch::StartsWith("dvdi-hook: error: ") && Catch::Contains("no-such-config.json"));
+    }
+    // A stage word with anything else after it is the command line's to refuse.
+    const auto extra = hook({"poststop", "extra"});
+    CHECK(extra.status == 2);
+    CHECK_THAT(extra.err, Catch::Contains("extra"));
 }

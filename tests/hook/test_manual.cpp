@@ -7,6 +7,7 @@
 #include "lib/core/core.hpp"
 #include "lib/ns/ns.hpp"
 #include "tests/harness/harness.hpp"
+#include "tests/hook/node_dir.hpp"
 #include "tests/ns/fake_container.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
@@ -16,22 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Cli {
-    TempDir dir{"dvdi-manual"};
-    fs::path config = dir / "config.json";
-
-    explicit Cli(const TestPlugin* plugin = nullptr) {
-        core::Config c = plugin != nullptr ? plugin->config() : core::Config{};
-        c.default_driver = "local";
-        c.state_dir = (dir / "state").string();
-        c.data_dir = (dir / "data").string();
-        c.syslog = false;
-        if (plugin == nullptr) {
-            c.plugin_socket_dirs = {(dir / "plugins").string()};
-            c.plugin_spec_dirs = {(dir / "specs").string()};
-        }
-        write_file(config, nlohmann::json(c).dump());
-    }
+struct Cli : NodeDir {
+    explicit Cli(const TestPlugin* plugin = nullptr) : NodeDir("dvdi-manual", plugin) {}
     CommandResult operator()(std::vector<std::string> args) const {
         args.insert(args.begin(), {hook_binary().string(), "--config", config.string()});
         return run(args);

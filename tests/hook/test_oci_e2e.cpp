@@ -12,6 +12,7 @@
 #include "lib/volumes/state.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/harness/podman.hpp"
+#include "tests/hook/node_dir.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
 using namespace dvdi;
@@ -20,24 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A node for the hook: its config, state dir and the local driver's data dir in a temp dir.
-struct Node {
-    TempDir dir{"dvdi-e2e"};
-    fs::path config = dir / "config.json";
-
-    explicit Node(const TestPlugin* plugin = nullptr) {
-        core::Config c = plugin != nullptr ? plugin->config() : core::Config{};
-        c.default_driver = "local";
-        c.state_dir = (dir / "state").string();
-        c.data_dir = (dir / "data").string();
-        c.syslog = false;
-        if (plugin == nullptr) {
-            c.plugin_socket_dirs = {(dir / "plugins").string()};
-            c.plugin_spec_dirs = {(dir / "specs").string()};
-            c.timeouts.retry_budget = 1s;
-        }
-        write_file(config, nlohmann::json(c).dump(2));
-    }
+// A node for the hook (tests/hook/node_dir.hpp) and the hook entries that run it.
+struct Node : NodeDir {
+    explicit Node(const TestPlugin* plugin = nullptr) : NodeDir("dvdi-e2e", plugin) {}
     [[nodiscard]] std::vector<std::string> hook(const std::string& stage) const {
         return {hook_binary().string(), "--config", config.string(), stage};
     }
