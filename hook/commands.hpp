@@ -44,6 +44,12 @@ struct NodeContext {
 void register_version(CLI::App& app, Globals& globals);
 void register_config(CLI::App& app, Globals& globals);
 void register_oci(CLI::App& app, Globals& globals);
+/// The invocation a runtime's hook entry uses, `[--config PATH | --config=PATH] STAGE` with
+/// STAGE prestart, createRuntime or poststop and nothing else: runs that stage as the command
+/// line would, without building it (most hook runs are containers without volumes, for which
+/// building the command line was most of the work), and returns true. False for any other
+/// arguments, which main parses. Throws what the stage throws.
+[[nodiscard]] bool run_plain_oci_stage(int argc, char** argv, Globals& globals);
 void register_manual(CLI::App& app, Globals& globals);
 void register_mesos(CLI::App& app, Globals& globals);
 

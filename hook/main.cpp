@@ -52,26 +52,31 @@ int main(int argc, char** argv) {
     if (hook::dvdcli_mode(argc, argv)) {
         return dvdcli_main(argc, argv);
     }
-    CLI::App app{"dvdi-hook: external storage volumes for containers (OCI hook, Mesos isolator, dvdcli)", "dvdi-hook"};
-    app.require_subcommand(1);
-    app.fallthrough();
     hook::Globals globals;
-    add_global_options(app, globals);
-    hook::register_version(app, globals);
-    hook::register_config(app, globals);
-    hook::register_oci(app, globals);
-    hook::register_manual(app, globals);
-    hook::register_mesos(app, globals);
-
     try {
-        app.parse(argc, argv);
-        return 0;
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) {
-            return app.exit(e); // --help prints to stdout and exits 0
+        if (hook::run_plain_oci_stage(argc, argv, globals)) {
+            return 0;
         }
-        core::log::write(core::log::Level::error, fmt::format("{} (see dvdi-hook --help)", e.what()));
-        return kExitUsage;
+        CLI::App app{"dvdi-hook: external storage volumes for containers (OCI hook, Mesos isolator, dvdcli)",
+                     "dvdi-hook"};
+        app.require_subcommand(1);
+        app.fallthrough();
+        add_global_options(app, globals);
+        hook::register_version(app, globals);
+        hook::register_config(app, globals);
+        hook::register_oci(app, globals);
+        hook::register_manual(app, globals);
+        hook::register_mesos(app, globals);
+        try {
+            app.parse(argc, argv);
+        } catch (const CLI::ParseError& e) {
+            if (e.get_exit_code() == 0) {
+                return app.exit(e); // --help prints to stdout and exits 0
+            }
+            core::log::write(core::log::Level::error, fmt::format("{} (see dvdi-hook --help)", e.what()));
+            return kExitUsage;
+        }
+        return 0;
     } catch (const core::InputError& e) {
         core::log::write(core::log::Level::error, e.what());
         return kExitUsage;

@@ -4,6 +4,10 @@
 // entry) and never by executing anything of the container's.
 #include <unistd.h>
 
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "hook/commands.hpp"
@@ -81,6 +85,37 @@ void poststop(Globals& g) {
 }
 
 } // namespace
+
+bool run_plain_oci_stage(int argc, char** argv, Globals& g) {
+    const std::vector<std::string_view> args(argv + std::min(argc, 1), argv + argc);
+    std::string_view config;
+    std::size_t next = 0;
+    if (args.size() == 3 && args[0] == "--config") {
+        config = args[1];
+        next = 2;
+    } else if (args.size() == 2 && args[0].starts_with("--config=")) {
+        config = args[0].substr(std::string_view("--config=").size());
+        next = 1;
+    } else if (args.size() != 1) {
+        return false;
+    }
+    if (next > 0 && (config.empty() || config.front() == '-')) {
+        return false; // what the command line makes of it, with its messages
+    }
+    const std::string_view stage = args[next];
+    if (stage != "prestart" && stage != "createRuntime" && stage != "poststop") {
+        return false;
+    }
+    if (next > 0) {
+        g.config_path = std::string(config);
+    }
+    if (stage == "poststop") {
+        poststop(g);
+    } else {
+        prestart(g);
+    }
+    return true;
+}
 
 void register_oci(CLI::App& app, Globals& g) {
     auto* pre =
