@@ -1,13 +1,18 @@
 // Reference counting, intents and rollback. Two kinds of lock: the store lock, held only while
 // the state file is read and rewritten (never across a driver call), and one lock per volume,
-// held across that volume's driver calls. So calls for one volume never overlap, and a slow
-// attach of one volume stalls nobody who needs another.
+// held across that volume's driver calls. An acquire or a release takes the locks of all its
+// container's volumes at once (in one order, so hooks never wait in a circle) and holds them
+// throughout, so that it writes the state once per phase rather than once per step of each
+// volume. Calls for one volume never overlap, and a slow Mount stalls only the hooks that need
+// one of the same volumes.
 #include "lib/volumes/node.hpp"
 
 #include <sys/random.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -84,86 +89,197 @@ void Node::notify(Step step, const VolumeKey& key) const {
     }
 }
 
+// One durable write per phase, whatever the number of volumes: (1) the container with a user
+// for each volume mounted already and an intent for each other, (2) the Mounts' outcomes,
+// (3) where each volume went. All the container's volume locks are held throughout, so no other
+// hook changes these volumes in between.
 void Node::acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place) {
+    std::vector<VolumeKey> keys;
+    for (const auto& r : requests) {
+        keys.push_back(r.key());
+    }
+    const auto volume_locks = store_.lock_volumes(keys);
+    // Holding the volume locks, a volume still marked mounting/unmounting was left so by a hook
+    // that died: finish or undo that first.
+    for (const auto& v : store_.read().volumes) {
+        if ((v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
+            std::find(keys.begin(), keys.end(), v.key) != keys.end()) {
+            resolve_interrupted(v.key, nullptr);
+        }
+    }
+
+    // Per request: the mount ID of a Mount this hook makes (empty: mounted already), and the
+    // driver's mountpoint.
+    std::vector<std::string> mount_ids(requests.size());
+    std::vector<std::string> mountpoints(requests.size());
+    const ProcessId self = self_process();
     store_.transact([&](State& s) {
         if (s.find_container(container.id) != nullptr) {
             throw core::InputError("container", container.id, "already holds volumes on this node");
         }
-        s.containers.push_back(
-            ContainerRecord{container.id, container.runtime, container.process, ContainerStatus::acquiring, {}});
-    });
-    std::vector<std::string> taken;
-    for (const auto& r : requests) {
-        try {
-            const std::string mountpoint = take(container, r);
-            taken.push_back(describe(r.key()));
-            notify(Step::before_place, r.key());
-            const std::string target = place(r, mountpoint);
-            notify(Step::after_place, r.key());
-            store_.transact([&](State& s) {
-                if (ContainerRecord* c = s.find_container(container.id)) {
-                    for (auto& p : c->volumes) {
-                        if (p.key == r.key()) {
-                            p.target = target;
-                            p.placed = !target.empty();
-                        }
-                    }
-                }
-            });
-        } catch (const std::exception& e) {
-            std::string released = taken.empty()
-                                       ? "no other volume was taken"
-                                       : fmt::format("released the volumes already taken ({})", fmt::join(taken, ", "));
-            try {
-                release(container.id);
-            } catch (const std::exception& f) {
-                // The state cannot be changed (full disk, read-only, damaged): what is recorded
-                // for the container stays for gc, which releases it once its process is gone.
-                released = fmt::format("releasing the container's volumes failed too ({}); gc finishes it", f.what());
+        ContainerRecord c{container.id, container.runtime, container.process, ContainerStatus::acquiring, {}};
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const Request& r = requests[i];
+            c.volumes.push_back(Placement{r.key(), "", false, r.container_path, r.mode});
+            mount_ids[i].clear();
+            if (VolumeRecord* v = s.find_volume(r.key())) {
+                // Already mounted on the node (or its last Unmount failed, so the driver still
+                // holds it under the same ID): one more user, no driver call.
+                v->status = VolumeStatus::mounted;
+                v->users.push_back(container.id);
+                mountpoints[i] = v->mountpoint;
+                continue;
             }
-            throw core::Error(fmt::format("volume {} ({}): {}; {}", describe(r.key()), r.origin, e.what(), released));
+            mount_ids[i] = new_mount_id();
+            s.volumes.push_back(
+                VolumeRecord{r.key(), mount_ids[i], "", r.options, VolumeStatus::mounting, {}, self, ""});
+        }
+        s.containers.push_back(std::move(c));
+    });
+
+    // After a failed step: releases what the container holds and says so, for the error.
+    // `taken`: how many of its volumes (in request order) it held by then.
+    const auto release_after_failure = [&](std::size_t taken) {
+        std::vector<std::string> names;
+        for (std::size_t k = 0; k < taken; ++k) {
+            names.push_back(describe(requests[k].key()));
+        }
+        std::string released = names.empty()
+                                   ? "no other volume was taken"
+                                   : fmt::format("released the volumes already taken ({})", fmt::join(names, ", "));
+        try {
+            release_locked(container.id);
+        } catch (const std::exception& f) {
+            // The state cannot be changed (full disk, read-only, damaged): what is recorded for
+            // the container stays for gc, which releases it once its process is gone.
+            released = fmt::format("releasing the container's volumes failed too ({}); gc finishes it", f.what());
+        }
+        return released;
+    };
+    const auto fail = [&](std::size_t i, const std::string& what, std::size_t taken) {
+        return core::Error(fmt::format("volume {} ({}): {}; {}", describe(requests[i].key()), requests[i].origin, what,
+                                       release_after_failure(taken)));
+    };
+
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (mount_ids[i].empty()) {
+            continue;
+        }
+        try {
+            mountpoints[i] = mount(requests[i], mount_ids[i]);
+        } catch (const std::exception& e) {
+            // mount() settled the failed volume's record. The volumes mounted before it are
+            // recorded as the container's, so that releasing it unmounts them; the intents of
+            // those after it (never sent) are dropped.
+            try {
+                record_mounts(container.id, requests, mount_ids, mountpoints, i);
+            } catch (const std::exception& f) {
+                throw core::Error(fmt::format("volume {} ({}): {}; recording the volumes mounted before it failed "
+                                              "too ({}); gc undoes them",
+                                              describe(requests[i].key()), requests[i].origin, e.what(), f.what()));
+            }
+            throw fail(i, e.what(), i);
+        }
+    }
+    const bool mounted_any =
+        std::any_of(mount_ids.begin(), mount_ids.end(), [](const auto& id) { return !id.empty(); });
+    bool orphaned = false;
+    try {
+        orphaned = mounted_any && !record_mounts(container.id, requests, mount_ids, mountpoints, requests.size());
+    } catch (const std::exception& e) {
+        // The driver holds mounts the state cannot be trusted to show: undo them now.
+        std::vector<std::string> names;
+        std::vector<std::string> undone;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (!mount_ids[i].empty()) {
+                names.push_back(fmt::format("{} ({})", describe(requests[i].key()), requests[i].origin));
+                undone.push_back(undo_mount(store_, drivers_.get(requests[i].driver), requests[i].key(), mount_ids[i]));
+            }
+        }
+        throw core::Error(fmt::format("volume {}: {} (after the driver's Mount: {}); {}", fmt::join(names, ", "),
+                                      e.what(), fmt::join(undone, "; "), release_after_failure(0)));
+    }
+    if (orphaned) {
+        // gc released the container meanwhile (its process died): nobody holds what this hook
+        // mounted; record_mounts() marked those volumes unmounting.
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (!mount_ids[i].empty()) {
+                unmount_locked(requests[i].key(), mount_ids[i]);
+            }
+        }
+        throw core::Error(fmt::format("container {} was released while it was starting", container.id));
+    }
+
+    std::vector<std::string> targets(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        try {
+            notify(Step::before_place, requests[i].key());
+            targets[i] = place(requests[i], mountpoints[i]);
+            notify(Step::after_place, requests[i].key());
+        } catch (const std::exception& e) {
+            throw fail(i, e.what(), requests.size());
         }
     }
     store_.transact([&](State& s) {
         if (ContainerRecord* c = s.find_container(container.id)) {
+            for (std::size_t i = 0; i < requests.size(); ++i) {
+                for (auto& p : c->volumes) {
+                    if (p.key == requests[i].key()) {
+                        p.target = targets[i];
+                        p.placed = !targets[i].empty();
+                    }
+                }
+            }
             c->status = ContainerStatus::active;
         }
     });
 }
 
-std::string Node::take(const ContainerRef& container, const Request& r) {
-    const VolumeKey key = r.key();
-    const auto volume_lock = store_.lock_volume(key);
-    // Holding the volume lock, a volume still marked mounting/unmounting was left so by a hook
-    // that died: finish or undo that first.
-    if (const auto* v = store_.read().find_volume(key);
-        v != nullptr && (v->status == VolumeStatus::mounting || v->status == VolumeStatus::unmounting)) {
-        resolve_interrupted(key, nullptr);
-    }
-    std::string mountpoint;
-    std::string mount_id;
+// Records the Mounts this hook made for requests [0, end): each volume mounted at its
+// mountpoint, the container one of its users; the intents this hook recorded for the others
+// (never sent) are dropped. When the container is gone (gc released it meanwhile), marks the
+// volumes it mounted unmounting instead and returns false.
+bool Node::record_mounts(const std::string& container_id, const std::vector<Request>& requests,
+                         const std::vector<std::string>& mount_ids, const std::vector<std::string>& mountpoints,
+                         std::size_t end) {
+    bool present = true;
     store_.transact([&](State& s) {
-        ContainerRecord* c = s.find_container(container.id);
-        if (c == nullptr) {
-            throw core::Error(fmt::format("container {} was released while it was starting", container.id));
-        }
-        if (VolumeRecord* v = s.find_volume(key)) {
-            // Already mounted on the node (or its last Unmount failed, so the driver still
-            // holds it under the same ID): one more user, no driver call.
+        present = s.find_container(container_id) != nullptr;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (mount_ids[i].empty()) {
+                continue;
+            }
+            VolumeRecord* v = s.find_volume(requests[i].key());
+            if (i >= end) {
+                if (v != nullptr && v->status == VolumeStatus::mounting && v->mount_id == mount_ids[i]) {
+                    s.erase_volume(requests[i].key());
+                }
+                continue;
+            }
+            if (v == nullptr) {
+                throw core::Error(
+                    fmt::format("the record of volume {} is gone from the state", describe(requests[i].key())));
+            }
+            v->mountpoint = mountpoints[i];
+            if (!present) {
+                v->status = VolumeStatus::unmounting;
+                continue;
+            }
             v->status = VolumeStatus::mounted;
-            v->users.push_back(container.id);
-            mountpoint = v->mountpoint;
-            c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
-            return;
+            v->users.push_back(container_id);
         }
-        mount_id = new_mount_id();
-        s.volumes.push_back(VolumeRecord{key, mount_id, "", r.options, VolumeStatus::mounting, {}, self_process(), ""});
     });
-    if (mount_id.empty()) {
-        return mountpoint;
-    }
+    return present;
+}
+
+// The driver's Mount of one volume whose `mounting` intent is recorded, its lock held. Returns
+// the mountpoint. On failure the volume's record is settled before it throws: dropped when the
+// Mount was refused or never sent, undone (or left for gc) when its outcome is unknown.
+std::string Node::mount(const Request& r, const std::string& mount_id) {
+    const VolumeKey key = r.key();
     notify(Step::before_mount, key);
     bool mount_sent = false;
+    std::string mountpoint;
     try {
         Driver& driver = drivers_.get(r.driver);
         driver.ensure_exists(r.name, r.options, r.explicit_create);
@@ -188,33 +304,6 @@ std::string Node::take(const ContainerRef& container, const Request& r) {
         throw;
     }
     notify(Step::after_mount, key);
-    bool orphaned = false;
-    try {
-        store_.transact([&](State& s) {
-            VolumeRecord* v = s.find_volume(key);
-            ContainerRecord* c = s.find_container(container.id);
-            if (v == nullptr) {
-                throw core::Error("its record is gone from the state");
-            }
-            v->mountpoint = mountpoint;
-            orphaned = c == nullptr;
-            if (orphaned) {
-                // gc released the container meanwhile (its process died): nobody holds the volume.
-                v->status = VolumeStatus::unmounting;
-                return;
-            }
-            v->status = VolumeStatus::mounted;
-            v->users.push_back(container.id);
-            c->volumes.push_back(Placement{key, "", false, r.container_path, r.mode});
-        });
-    } catch (const std::exception& e) {
-        throw core::Error(fmt::format("{} (after the driver's Mount: {})", e.what(),
-                                      undo_mount(store_, drivers_.get(r.driver), key, mount_id)));
-    }
-    if (orphaned) {
-        unmount_locked(key, mount_id);
-        throw core::Error(fmt::format("container {} was released while it was starting", container.id));
-    }
     return mountpoint;
 }
 
@@ -259,25 +348,93 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
 }
 
 bool Node::release(const std::string& container_id) {
-    std::vector<VolumeKey> keys;
-    bool known = false;
-    store_.transact([&](State& s) {
-        if (ContainerRecord* c = s.find_container(container_id)) {
-            known = true;
-            c->status = ContainerStatus::releasing;
-            for (const auto& p : c->volumes) {
-                keys.push_back(p.key);
+    // The locks of the container's volumes, then a check that they are still its volumes (its
+    // prestart, still running, may have added some meanwhile).
+    const auto volumes_of = [&](const State& s) -> std::optional<std::vector<VolumeKey>> {
+        for (const auto& c : s.containers) {
+            if (c.id == container_id) {
+                std::vector<VolumeKey> keys;
+                for (const auto& p : c.volumes) {
+                    keys.push_back(p.key);
+                }
+                return keys;
             }
         }
+        return std::nullopt;
+    };
+    for (;;) {
+        const auto keys = volumes_of(store_.read());
+        if (!keys) {
+            return false;
+        }
+        const auto volume_locks = store_.lock_volumes(*keys);
+        if (volumes_of(store_.read()) == keys) {
+            return release_locked(container_id);
+        }
+    }
+}
+
+// Two durable writes, whatever the number of volumes: (1) the container goes, and with it its
+// use of each volume; each volume it was the last user of is marked unmounting; (2) after the
+// Unmounts, the unmounted volumes go and the failed ones are kept for gc. Called with the locks
+// of the container's volumes held.
+bool Node::release_locked(const std::string& container_id) {
+    bool known = false;
+    std::vector<std::pair<VolumeKey, std::string>> to_unmount; // key, mount ID
+    const ProcessId self = self_process();
+    store_.transact([&](State& s) {
+        to_unmount.clear();
+        ContainerRecord* c = s.find_container(container_id);
+        known = c != nullptr;
+        if (!known) {
+            return;
+        }
+        // The last taken first.
+        for (auto p = c->volumes.rbegin(); p != c->volumes.rend(); ++p) {
+            VolumeRecord* v = s.find_volume(p->key);
+            if (v == nullptr) {
+                continue;
+            }
+            erase_user(*v, container_id);
+            if (v->users.empty() && v->status == VolumeStatus::mounted) {
+                v->status = VolumeStatus::unmounting;
+                v->intent_by = self;
+                to_unmount.emplace_back(v->key, v->mount_id);
+            }
+        }
+        s.erase_container(container_id);
     });
     if (!known) {
         return false;
     }
-    std::reverse(keys.begin(), keys.end());
-    for (const auto& key : keys) {
-        put(container_id, key);
+    std::vector<std::pair<VolumeKey, std::string>> failed; // key, error
+    for (const auto& [key, mount_id] : to_unmount) {
+        notify(Step::before_unmount, key);
+        try {
+            drivers_.get(key.driver).unmount(key.name, mount_id);
+        } catch (const std::exception& e) {
+            core::log::warn("unmounting volume {}: {} (gc retries it)", describe(key), e.what());
+            failed.emplace_back(key, e.what());
+        }
     }
-    store_.transact([&](State& s) { s.erase_container(container_id); });
+    if (to_unmount.empty()) {
+        return true;
+    }
+    store_.transact([&](State& s) {
+        for (const auto& [key, mount_id] : to_unmount) {
+            VolumeRecord* v = s.find_volume(key);
+            if (v == nullptr || v->mount_id != mount_id) {
+                continue;
+            }
+            const auto f = std::find_if(failed.begin(), failed.end(), [&](const auto& x) { return x.first == key; });
+            if (f == failed.end()) {
+                s.erase_volume(key);
+            } else {
+                v->status = VolumeStatus::unmount_failed;
+                v->last_error = f->second;
+            }
+        }
+    });
     return true;
 }
 

@@ -63,6 +63,8 @@ class Node {
     /// user on the node) and places each with `place`. All or nothing: when one fails, the
     /// ones already taken are released before it throws core::Error naming the failed volume
     /// and the released ones. Throws core::InputError when the container already holds volumes.
+    /// Writes the state three times whatever the number of volumes (twice when none needs a
+    /// Mount): the intents, the Mounts' outcomes, the placements.
     void acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place);
 
     /// For a container whose volumes were taken before it had a process (Mesos prepare, then
@@ -73,7 +75,8 @@ class Node {
 
     /// Releases every volume the container holds (Unmount after the last user). Idempotent:
     /// returns false, and does nothing, for a container that holds none. A failed Unmount is
-    /// recorded for gc and logged; it does not make release fail.
+    /// recorded for gc and logged; it does not make release fail. Writes the state twice (once
+    /// when no volume needs an Unmount).
     bool release(const std::string& container_id);
 
     /// "Ensure mounted" for a holder that is not a container (dvdcli, a person): when `holder`
@@ -92,7 +95,11 @@ class Node {
     GcReport gc();
 
   private:
-    std::string take(const ContainerRef& container, const Request& request);
+    std::string mount(const Request& request, const std::string& mount_id);
+    bool record_mounts(const std::string& container_id, const std::vector<Request>& requests,
+                       const std::vector<std::string>& mount_ids, const std::vector<std::string>& mountpoints,
+                       std::size_t end);
+    bool release_locked(const std::string& container_id);
     void put(const std::string& container_id, const VolumeKey& key);
     void unmount_locked(const VolumeKey& key, const std::string& mount_id);
     void resolve_interrupted(const VolumeKey& key, GcReport* report);

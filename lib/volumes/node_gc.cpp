@@ -1,4 +1,6 @@
 // Recovery: what a hook that died left behind, and unmounts that failed.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "lib/core/core.hpp"
@@ -98,11 +100,16 @@ void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
 
 GcReport Node::gc() {
     GcReport report;
-    for (const auto& c : store_.read().containers) {
+    const State s = store_.read();
+    for (const auto& c : s.containers) {
         if (c.process.pid != 0 && !process_alive(c.process)) {
+            // What it held: the volumes it is a user of (the others it asked for were never
+            // mounted for it; their intents are resolved below).
             std::vector<std::string> names;
-            for (const auto& p : c.volumes) {
-                names.push_back(describe(p.key));
+            for (const auto& v : s.volumes) {
+                if (std::find(v.users.begin(), v.users.end(), c.id) != v.users.end()) {
+                    names.push_back(describe(v.key));
+                }
             }
             release(c.id);
             say(&report, &GcReport::actions,

@@ -62,6 +62,8 @@ struct Placement {
     Mode mode = Mode::rw;
 };
 
+/// `releasing` is read but no longer written: a release removes the container's record in its
+/// first write.
 enum class ContainerStatus { acquiring, active, releasing };
 
 /// One container that holds volumes.
@@ -118,6 +120,9 @@ class StateStore {
     /// Serialises driver calls for one volume across hooks on the node; different volumes do
     /// not wait for each other. Blocks until the lock is free.
     [[nodiscard]] virtual std::unique_ptr<Lock> lock_volume(const VolumeKey& key) = 0;
+    /// The locks of all `keys` at once (duplicates taken once), in an order every hook uses, so
+    /// two hooks that need some of the same volumes never wait for each other in a circle.
+    [[nodiscard]] virtual std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) = 0;
 };
 
 /// The real store: <dir>/state.json, <dir>/state.lock (flock), <dir>/locks/<hash>.lock per

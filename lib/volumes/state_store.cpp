@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -112,7 +113,30 @@ class FileStateStore final : public StateStore {
         return std::make_unique<FileLock>(locks + "/" + lock_name(key), LOCK_EX);
     }
 
+    std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) override {
+        // Ordered by lock file name, so two keys that share a file (a hash collision) are taken
+        // once, not twice (which would wait for itself).
+        std::vector<std::string> names;
+        names.reserve(keys.size());
+        for (const auto& k : keys) {
+            names.push_back(lock_name(k));
+        }
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        const std::string locks = dir_ + "/locks";
+        make_dir(locks);
+        auto all = std::make_unique<Locks>();
+        for (const auto& name : names) {
+            all->held.push_back(std::make_unique<FileLock>(locks + "/" + name, LOCK_EX));
+        }
+        return all;
+    }
+
   private:
+    struct Locks final : Lock {
+        std::vector<std::unique_ptr<FileLock>> held;
+    };
+
     // The file's text; empty when there is no state file yet.
     std::string read_text() const {
         UniqueFd fd(::open(state_path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));

@@ -2,6 +2,7 @@
 // node logic only; the real store and the real plugin client are tested on their own.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -39,9 +40,22 @@ class MemoryStateStore final : public volumes::StateStore {
         g.unlock();
         return std::make_unique<Held>(vm);
     }
+    std::unique_ptr<volumes::Lock> lock_volumes(const std::vector<volumes::VolumeKey>& keys) override {
+        std::vector<volumes::VolumeKey> sorted = keys;
+        std::sort(sorted.begin(), sorted.end());
+        sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+        auto all = std::make_unique<AllHeld>();
+        for (const auto& k : sorted) {
+            all->held.push_back(lock_volume(k));
+        }
+        return all;
+    }
     int writes() const { return writes_; }
 
   private:
+    struct AllHeld final : volumes::Lock {
+        std::vector<std::unique_ptr<volumes::Lock>> held;
+    };
     struct Held final : volumes::Lock {
         explicit Held(std::mutex& m) : lock(m) {}
         std::lock_guard<std::mutex> lock;

@@ -294,3 +294,37 @@ TEST_CASE("hold is ensure-mounted and unhold ensure-unmounted", "[volumes][node]
     CHECK(d.count("Unmount v1") == 1);
     CHECK(f.store.read().empty());
 }
+
+TEST_CASE("the state is written once per phase, not once per volume", "[volumes][node]") {
+    // prestart: the container and the intents; the Mounts' outcomes; where the volumes went.
+    // poststop: the container gone and the unmount intents; the Unmounts' outcomes.
+    for (const int n : {1, 10}) {
+        INFO(n << " volume(s)");
+        Fixture f;
+        std::vector<Request> requests;
+        for (int i = 0; i < n; ++i) {
+            requests.push_back(req("rexray", fmt::format("v{}", i), fmt::format("/d{}", i)));
+        }
+        f.node.acquire(ctr("c1"), requests, f.placer.placer());
+        CHECK(f.store.writes() == 3);
+        CHECK(f.drivers["rexray"].count("Mount") == n);
+        CHECK(f.placer.placed.size() == static_cast<std::size_t>(n));
+        // A second container on a volume mounted already: no Mount, and nothing to record of one.
+        requests.resize(1);
+        f.node.acquire(ctr("c2"), requests, f.placer.placer());
+        CHECK(f.store.writes() == 3 + 2);
+        CHECK(f.drivers["rexray"].count("Mount") == n);
+        // The first container's release: no Unmount of v0 (c2 holds it), so no outcome to record
+        // when it held nothing else.
+        CHECK(f.node.release("c1"));
+        CHECK(f.store.writes() == 5 + (n == 1 ? 1 : 2));
+        CHECK(f.drivers["rexray"].count("Unmount") == n - 1);
+        const auto s = f.store.read();
+        REQUIRE(s.volumes.size() == 1);
+        CHECK(s.volumes[0].users == std::vector<std::string>{"c2"});
+        const int before = f.store.writes();
+        CHECK(f.node.release("c2"));
+        CHECK(f.store.writes() == before + 2);
+        CHECK(f.store.read().empty());
+    }
+}

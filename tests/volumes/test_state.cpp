@@ -155,6 +155,47 @@ TEST_CASE("volume locks exclude other processes for the same volume only", "[vol
     CHECK(WIFEXITED(status));
 }
 
+TEST_CASE("the locks of several volumes are taken at once, each once, in one order", "[volumes][state]") {
+    TempDir dir;
+    const auto store = open_state_store(dir.path().string());
+    const std::vector<VolumeKey> keys = {{"local", "a"}, {"local", "b"}, {"local", "c"}};
+    int to_child[2], to_parent[2];
+    REQUIRE(::pipe(to_child) == 0);
+    REQUIRE(::pipe(to_parent) == 0);
+    // Each child wants "c" and one of the volumes the parent holds, in either order: both wait
+    // for the parent, neither for the other. (Forked before the parent locks: a child must not
+    // inherit the parent's lock files, whose flocks it would then keep.)
+    std::vector<pid_t> children;
+    for (const auto& order : {std::vector<VolumeKey>{keys[2], keys[0]}, std::vector<VolumeKey>{keys[1], keys[2]}}) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            char go = 0;
+            [[maybe_unused]] auto r = ::read(to_child[0], &go, 1);
+            const auto s = open_state_store(dir.path().string());
+            auto both = s->lock_volumes(order);
+            [[maybe_unused]] auto n = ::write(to_parent[1], "x", 1);
+            ::_exit(0);
+        }
+        children.push_back(child);
+    }
+    // The same volume twice is one lock (a second flock of the same file would wait for itself).
+    auto held = store->lock_volumes({keys[1], keys[0], keys[1]});
+    REQUIRE(::write(to_child[1], "gg", 2) == 2);
+    ::usleep(200'000);
+    int avail = 0;
+    ::ioctl(to_parent[0], FIONREAD, &avail);
+    CHECK(avail == 0); // both wait for the parent
+    held.reset();
+    char c = 0;
+    REQUIRE(::read(to_parent[0], &c, 1) == 1);
+    REQUIRE(::read(to_parent[0], &c, 1) == 1);
+    for (const pid_t child : children) {
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK(WIFEXITED(status));
+    }
+}
+
 TEST_CASE("process identity tells a live process from a gone one", "[volumes][state]") {
     const auto self = self_process();
     CHECK(self.pid == ::getpid());
