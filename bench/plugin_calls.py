@@ -5,11 +5,12 @@
                                                        "calls_first": k, "calls_second": m}
 
 RECORD_FILE holds the JSON lines the test plugin recorded (--record) for one prestart followed
-by one poststop; the first SPLIT lines are the prestart's. Each round replays every call in
-order, each on a new connection over the unix socket (HTTP/1.1 POST, as the hook sends), and
-times the prestart part and the poststop part; the medians over N rounds are what the plugin
-(and the unix socket round trip) cost the hook. The client is Python, so this is an upper
-bound of the plugin's share, and "hook total minus this" a lower bound of the hook's own share.
+by one poststop (a line per call and one per end of a call); the first SPLIT calls are the
+prestart's. Each round replays every call in order, each on a new connection over the unix
+socket (HTTP/1.1 POST, as the hook sends), and times the prestart part and the poststop part;
+the medians over N rounds are what the plugin (and the unix socket round trip) cost the hook.
+The client is Python, so this is an upper bound of the plugin's share, and "hook total minus
+this" a lower bound of the hook's own share.
 """
 import json
 import socket
@@ -38,7 +39,8 @@ def call(sock_path, method, body):
 
 def main():
     sock_path, record, split, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    calls = [json.loads(l) for l in open(record) if l.strip()]
+    # The record also has a line for the end of each call (no "method"): only the calls count.
+    calls = [c for c in (json.loads(l) for l in open(record) if l.strip()) if "method" in c]
     first, second = calls[:split], calls[split:]
     t_first, t_second = [], []
     for _ in range(n):

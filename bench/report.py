@@ -66,3 +66,19 @@ plain = m["runc_run_plain"]["median_ms"]
 for key, label in (("runc_run_hook_novolume", "runc run: added by hook, no volume"),
                    ("runc_run_hook_local_volume", "runc run: added by hook, one local volume")):
     print(f"{label:<52} {100 * (m[key]['median_ms'] - plain) / plain:>8.1f}%   <= 10%")
+sc = r.get("scale")
+if sc:
+    print()
+    n = sc["scale_plain"]["n_containers"]
+    print(f"{n} runc containers at once (wall ms, median of {sc['scale_plain']['rounds']} rounds)"
+          "          start      stop  Mount calls/round  Unmount calls/round  failed rounds")
+    for key, label in (("scale_plain", "no hook"), ("scale_shared", "hook, all on one plugin volume"),
+                       ("scale_many", f"hook, {n} plugin volumes")):
+        c = sc[key]
+        print(f"{label:<52} {c['start_wall_ms']['median']:>9.1f} {c['stop_wall_ms']['median']:>9.1f} "
+              f"{'/'.join(map(str, sorted(set(c['mount_calls'])))):>18} "
+              f"{'/'.join(map(str, sorted(set(c['unmount_calls'])))):>20} {c['failures']:>14}")
+    plain = sc["scale_plain"]["start_wall_ms"]["median"]
+    for key, label in (("scale_shared", "one volume"), ("scale_many", f"{n} volumes")):
+        added = sc[key]["start_wall_ms"]["median"] - plain
+        print(f"{f'start: added by the hook, {label}, per container (ms)':<52} {added / n:>9.2f}")

@@ -4,7 +4,9 @@
 # (node state, plugin socket, bundles, rootfs) in a temp dir it removes. Prints a table and
 # writes OUT_DIR/results.json (default OUT_DIR: bench/results). It measures; it never fails on
 # time. Repetitions: BENCH_N_EXEC (default 200) for exec-level, BENCH_N_CONTAINER (default 20)
-# for whole containers. BENCH_SKIP_BUILD=1 uses the build directory as it is.
+# for whole containers, BENCH_N_FILL (default 50) for the shell hook and the state sizes,
+# BENCH_N_SCALE (default 5) rounds of BENCH_SCALE (default 64) containers started at once.
+# BENCH_SKIP_BUILD=1 uses the build directory as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -25,6 +27,8 @@ plugin_bin="$build/tests/dvdi-test-plugin"
 n_exec=${BENCH_N_EXEC:-200}
 n_ctr=${BENCH_N_CONTAINER:-20}
 n_fill=${BENCH_N_FILL:-50}
+n_scale=${BENCH_N_SCALE:-5}
+scale=${BENCH_SCALE:-64}
 timer="/usr/bin/python3 $repo/bench/timer.py"
 
 work=$(mktemp -d /tmp/dvdi-bench.XXXXXX)
@@ -32,7 +36,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  for c in bench-plain bench-novol bench-local; do
+  for c in $(runc --root "$work/runc" list -q 2>/dev/null); do
     runc --root "$work/runc" delete --force "$c" >/dev/null 2>&1 || true
   done
   # Anything still mounted under the temp dir (in this private namespace) goes before rm.
@@ -124,7 +128,7 @@ for v in 1 10; do
   # One warm-up round, recorded: which plugin calls does a prestart and a poststop make?
   : >"$work/plugin.record"
   "$hook" --config "$work/node.json" prestart <"$work/state-vol$v-pre.json"
-  split=$(wc -l <"$work/plugin.record")
+  split=$(grep -c '"method"' "$work/plugin.record" || true)
   "$hook" --config "$work/node.json" poststop <"$work/state-vol$v-post.json"
   cp "$work/plugin.record" "$work/record-vol$v"
   jq -n --arg hook "$hook" --arg cfg "$work/node.json" --arg pre "$work/state-vol$v-pre.json" \
@@ -202,6 +206,37 @@ jq -n --arg w "$work" '[
   {label: "runc_run_hook_local_volume", argv: ["/usr/sbin/runc", "--root", ($w + "/runc"), "run", "--bundle", ($w + "/hooklocal"), "bench-local"]}]' >"$work/s3.json"
 $timer "$work/s3.json" "$n_ctr" >"$work/res/3.json"
 
+# --- 5a. Many containers at once: 64 on one shared plugin volume, 64 on 64 volumes ---------------
+# Detached runc containers (their process sleeps) started all at the same instant, then deleted
+# all at once (poststop runs in `runc delete`), against the same containers without the hook.
+say "5a. $scale runc containers started at once: no hook; hook + one shared volume; hook + $scale volumes (rounds=$n_scale)"
+mkdir -p "$work/rootfs/data"
+scale_bundle() { # DIR ENV_JSON_ARRAY HOOKED(0/1)
+  mkdir -p "$1"
+  jq --argjson env "$2" --arg hook "$hook" --arg cfg "$work/node.json" --arg root "$work/rootfs" --argjson h "$3" '
+    .process.terminal = false | .process.args = ["sleep", "100000"] | .process.env += $env
+    | .root = {path: $root, readonly: false}
+    | if $h == 0 then . else .hooks = {
+        "prestart": [{"path": $hook, "args": ["dvdi-hook", "--config", $cfg, "prestart"],
+                      "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "timeout": 120}],
+        "poststop": [{"path": $hook, "args": ["dvdi-hook", "--config", $cfg, "poststop"],
+                      "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "timeout": 120}]} end' \
+    "$work/spec.json" >"$1/config.json"
+}
+for i in $(seq 0 $((scale - 1))); do
+  scale_bundle "$work/scale/plain$i" '["PATH=/bin"]' 0
+  scale_bundle "$work/scale/shared$i" '["PATH=/bin","DVDI_VOLUME_NAME=shared","DVDI_VOLUME_DRIVER=bench","DVDI_VOLUME_CONTAINERPATH=/data"]' 1
+  scale_bundle "$work/scale/many$i" "[\"PATH=/bin\",\"DVDI_VOLUME_NAME=many$i\",\"DVDI_VOLUME_DRIVER=bench\",\"DVDI_VOLUME_CONTAINERPATH=/data\"]" 1
+done
+for c in plain shared many; do
+  jq -n --arg d "$work/scale" --arg c "$c" --argjson n "$scale" \
+    '{label: "scale_\($c)", bundles: [range(0; $n) as $i | "\($d)/\($c)\($i)"]}' >"$work/scale-$c.json"
+done
+/usr/bin/python3 "$repo/bench/scale.py" "$work/runc" "$work/plugin.record" "$n_scale" \
+  "$work/scale-plain.json" "$work/scale-shared.json" "$work/scale-many.json" >"$work/res/scale.json"
+jq -c 'to_entries[] | {(.key): {start: .value.start_wall_ms.median, stop: .value.stop_wall_ms.median,
+  mounts: .value.mount_calls, unmounts: .value.unmount_calls, failures: .value.failures}}' "$work/res/scale.json" >&2
+
 # --- 4a. podman: its own volume-plugin support against dvdi-hook's hooks.d files -------------------
 # podman keeps everything (storage, runroot, containers.conf) in the temp dir; vfs, cgroupfs, runc.
 say "4a. podman run: plain, own plugin volume (-v), dvdi-hook hooks.d + DVDI_VOLUME_* (N=$n_ctr)"
@@ -236,18 +271,19 @@ $timer "$work/s4a.json" "$n_ctr" >"$work/res/4a.json"
 jq -r '.[]' <<<"$pm" | xargs -d '\n' sh -c '"$@" run --rm --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -v bvp:/data localhost/dvdi-bench:1 true >/dev/null' _
 jq -r '.[]' <<<"$pmh" | xargs -d '\n' sh -c '"$@" run --rm --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -e DVDI_VOLUME_NAME=bvh -e DVDI_VOLUME_DRIVER=bench -e DVDI_VOLUME_CONTAINERPATH=/data localhost/dvdi-bench:1 true >/dev/null' _
 echo "plugin calls of one podman -v run then one dvdi-hook run:" >&2
-jq -r .method "$work/plugin.record" | tr '\n' ' ' >&2
+jq -r 'select(.method) | .method' "$work/plugin.record" | tr '\n' ' ' >&2
 echo >&2
 
 # --- Report ---------------------------------------------------------------------------------------
 jq -n --slurpfile a "$work/res/1.json" --slurpfile b1 "$work/res/2-1.json" --slurpfile b10 "$work/res/2-10.json" \
   --slurpfile p1 "$work/res/2-1-plugin.json" --slurpfile p10 "$work/res/2-10-plugin.json" \
   --slurpfile c "$work/res/3.json" --argjson fill "$(jq -s add "$work"/res/5-*.json "$work/res/4.json" "$work/res/4a.json")" --argjson rss "$(jq -s add "$work"/res/rss-*.json)" \
+  --slurpfile scale "$work/res/scale.json" \
   --arg host "$(uname -srm), $(nproc) cpus" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git -C "$repo" rev-parse --short HEAD)" --argjson ne "$n_exec" --argjson nc "$n_ctr" '
   {date: $date, host: $host, commit: $commit, n_exec: $ne, n_container: $nc,
    measurements: ($a[0] + $b1[0] + $b10[0] + $c[0] + $fill),
    plugin_replay: {"1vol": $p1[0], "10vol": $p10[0]},
-   gnu_time_maxrss_kib: $rss}' >"$out_dir/results.json"
+   gnu_time_maxrss_kib: $rss, scale: $scale[0]}' >"$out_dir/results.json"
 /usr/bin/python3 "$repo/bench/report.py" "$out_dir/results.json" | tee "$out_dir/table.txt"
 echo "results: $out_dir/results.json, $out_dir/table.txt" >&2
