@@ -2,9 +2,9 @@
 // the state file is read and rewritten (never across a driver call), and one lock per volume,
 // held across that volume's driver calls. An acquire or a release takes the locks of all its
 // container's volumes at once (in one order, so hooks never wait in a circle) and holds them
-// throughout, so that it writes the state once per phase rather than once per step of each
-// volume. Calls for one volume never overlap, and a slow Mount stalls only the hooks that need
-// one of the same volumes.
+// across its driver calls and their records, so that it writes the state once per phase rather
+// than once per step of each volume; it lets them go before placing the volumes. Calls for one volume
+// never overlap, and a slow Mount stalls only the hooks that need one of the same volumes.
 #include "lib/volumes/node.hpp"
 
 #include <sys/random.h>
@@ -98,7 +98,7 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
     for (const auto& r : requests) {
         keys.push_back(r.key());
     }
-    const auto volume_locks = store_.lock_volumes(keys);
+    auto volume_locks = store_.lock_volumes(keys);
     // Holding the volume locks, a volume still marked mounting/unmounting was left so by a hook
     // that died: finish or undo that first.
     for (const auto& v : store_.read().volumes) {
@@ -148,7 +148,8 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                                    ? "no other volume was taken"
                                    : fmt::format("released the volumes already taken ({})", fmt::join(names, ", "));
         try {
-            release_locked(container.id);
+            // Placing takes no lock: the volume locks go once the Mounts are recorded.
+            volume_locks ? release_locked(container.id) : release(container.id);
         } catch (const std::exception& f) {
             // The state cannot be changed (full disk, read-only, damaged): what is recorded for
             // the container stays for gc, which releases it once its process is gone.
@@ -209,6 +210,11 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
         }
         throw core::Error(fmt::format("container {} was released while it was starting", container.id));
     }
+
+    // The driver calls are done and every volume is recorded with this container as a user, so
+    // no other hook unmounts it: placing needs no volume lock, and hooks of other containers on
+    // the same volumes need not wait for this one's placement.
+    volume_locks.reset();
 
     std::vector<std::string> targets(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {

@@ -2,6 +2,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "lib/core/core.hpp"
@@ -327,4 +331,32 @@ TEST_CASE("the state is written once per phase, not once per volume", "[volumes]
         CHECK(f.store.writes() == before + 2);
         CHECK(f.store.read().empty());
     }
+}
+
+TEST_CASE("a container's slow placement does not hold up another container on the same volume", "[volumes][node]") {
+    Fixture f;
+    std::promise<void> placing;
+    std::promise<void> finish;
+    auto finish_now = finish.get_future().share();
+    std::thread slow([&] {
+        f.node.acquire(ctr("c1"), {req("rexray", "shared")}, [&](const Request&, const std::string& mp) {
+            placing.set_value();
+            finish_now.wait();
+            return mp;
+        });
+    });
+    placing.get_future().wait(); // c1 is placing: its Mount is done and recorded
+    auto second = std::async(std::launch::async, [&] {
+        RecordingPlacer p;
+        f.node.acquire(ctr("c2"), {req("rexray", "shared")}, p.placer());
+    });
+    const bool done = second.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    finish.set_value();
+    slow.join();
+    REQUIRE(done);
+    second.get();
+    CHECK(f.drivers["rexray"].count("Mount") == 1);
+    const auto s = f.store.read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].users == std::vector<std::string>{"c1", "c2"});
 }
