@@ -91,8 +91,8 @@ void Node::notify(Step step, const VolumeKey& key) const {
 
 // One durable write per phase, whatever the number of volumes: (1) the container with a user
 // for each volume mounted already and an intent for each other, (2) the Mounts' outcomes,
-// (3) where each volume went. All the container's volume locks are held throughout, so no other
-// hook changes these volumes in between.
+// (3) where each volume went. The container's volume locks are held until the Mounts are
+// recorded, so no other hook changes these volumes in between.
 void Node::acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place) {
     std::vector<VolumeKey> keys;
     for (const auto& r : requests) {
@@ -169,9 +169,11 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
         try {
             mountpoints[i] = mount(requests[i], mount_ids[i]);
         } catch (const std::exception& e) {
-            // mount() settled the failed volume's record. The volumes mounted before it are
-            // recorded as the container's, so that releasing it unmounts them; the intents of
-            // those after it (never sent) are dropped.
+            // mount() settled the failed volume's record (dropped, or left `mounting` for gc
+            // when its Mount's outcome is unknown): leave it be. The volumes mounted before it
+            // are recorded as the container's, so that releasing it unmounts them; the intents
+            // of those after it (never sent) are dropped.
+            mount_ids[i].clear();
             try {
                 record_mounts(container.id, requests, mount_ids, mountpoints, i);
             } catch (const std::exception& f) {

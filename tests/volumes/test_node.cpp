@@ -360,3 +360,26 @@ TEST_CASE("a container's slow placement does not hold up another container on th
     REQUIRE(s.volumes.size() == 1);
     CHECK(s.volumes[0].users == std::vector<std::string>{"c1", "c2"});
 }
+
+TEST_CASE("a Mount with no answer that cannot be undone either stays recorded for gc, among other volumes",
+          "[volumes][node]") {
+    Fixture f;
+    // v2's Mount was sent but got no answer (it may have happened), and its Unmount cannot
+    // reach the driver either: only gc can settle it, so its `mounting` record must stay.
+    f.drivers["rexray"].failing = {"Mount v2!", "Unmount v2!"};
+    CHECK_THROWS_WITH(
+        f.node.acquire(ctr("c1"), {req("rexray", "v1"), req("rexray", "v2", "/b"), req("rexray", "v3", "/c")},
+                       f.placer.placer()),
+        Catch::StartsWith("volume rexray/v2 (test v2): fake rexray: Mount \"v2\": unreachable (unmounting it again "
+                          "failed too") &&
+            Catch::EndsWith("released the volumes already taken (rexray/v1)"));
+    auto& d = f.drivers["rexray"];
+    CHECK(d.count("Unmount v1") == 1);
+    CHECK(d.count("Mount v3") == 0);
+    const auto s = f.store.read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].key.name == "v2");
+    CHECK(s.volumes[0].status == VolumeStatus::mounting);
+    CHECK(s.volumes[0].users.empty());
+    CHECK(s.containers.empty());
+}
