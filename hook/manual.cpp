@@ -73,7 +73,15 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     NodeContext ctx(config);
     const std::string id = holder_id(r, a.pid);
     auto state = ctx.store->read();
-    if (state.find_container(id) == nullptr) {
+    const auto held = [&](volumes::State& st) {
+        const auto* c = st.find_container(id);
+        const auto* v = st.find_volume(r.key());
+        return c != nullptr && c->status == volumes::ContainerStatus::active && v != nullptr &&
+               v->status == volumes::VolumeStatus::mounted && !v->mountpoint.empty();
+    };
+    if (!held(state)) {
+        // A record of an earlier attempt that did not finish goes first.
+        ctx.node.release(id);
         if (a.pid == 0) {
             ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
         } else {
@@ -85,7 +93,12 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
         }
         state = ctx.store->read();
     }
-    fmt::print("{}\n", state.find_volume(r.key())->mountpoint);
+    const auto* v = state.find_volume(r.key());
+    if (v == nullptr) {
+        throw core::Error(
+            fmt::format("volume {}/{} is not recorded after mounting it (did gc release it?)", r.driver, r.name));
+    }
+    fmt::print("{}\n", v->mountpoint);
 }
 
 void unmount_cmd(Globals& g, const VolumeArgs& a) {

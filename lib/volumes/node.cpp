@@ -123,6 +123,14 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
             c.volumes.push_back(Placement{r.key(), "", false, r.container_path, r.mode});
             mount_ids[i].clear();
             if (VolumeRecord* v = s.find_volume(r.key())) {
+                if (v->mountpoint.empty()) {
+                    // An undone Mount whose Unmount failed: the driver may or may not hold it,
+                    // and there is no mountpoint to hand out. gc settles it first.
+                    throw core::Error(fmt::format("volume {} ({}): an earlier mount of it is still being undone "
+                                                  "({}); gc retries it, then it can be used again",
+                                                  describe(r.key()), r.origin,
+                                                  v->last_error.empty() ? "no error recorded" : v->last_error));
+                }
                 // Already mounted on the node (or its last Unmount failed, so the driver still
                 // holds it under the same ID): one more user, no driver call.
                 v->status = VolumeStatus::mounted;
@@ -203,8 +211,10 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                                       e.what(), fmt::join(undone, "; "), release_after_failure(0)));
     }
     if (orphaned) {
-        // gc released the container meanwhile (its process died): nobody holds what this hook
-        // mounted; record_mounts() marked those volumes unmounting.
+        // The container's record is gone although its volume locks were held (a state changed
+        // by hand): nobody holds what this hook mounted; record_mounts() marked those volumes
+        // unmounting. (gc releasing a dying container waits for the locks, and so is met after
+        // the placements, below.)
         for (std::size_t i = 0; i < requests.size(); ++i) {
             if (!mount_ids[i].empty()) {
                 unmount_locked(requests[i].key(), mount_ids[i]);
@@ -228,8 +238,14 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
             throw fail(i, e.what(), requests.size());
         }
     }
-    store_.transact([&](State& s) {
-        if (ContainerRecord* c = s.find_container(container.id)) {
+    bool present = false;
+    try {
+        store_.transact([&](State& s) {
+            ContainerRecord* c = s.find_container(container.id);
+            present = c != nullptr;
+            if (!present) {
+                return;
+            }
             for (std::size_t i = 0; i < requests.size(); ++i) {
                 for (auto& p : c->volumes) {
                     if (p.key == requests[i].key()) {
@@ -239,8 +255,16 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                 }
             }
             c->status = ContainerStatus::active;
-        }
-    });
+        });
+    } catch (const std::exception& e) {
+        throw core::Error(fmt::format("recording where the volumes of container {} went: {}; {}", container.id,
+                                      e.what(), release_after_failure(requests.size())));
+    }
+    if (!present) {
+        // gc released it while its volumes were being placed (its process died): gc unmounted
+        // what it alone held.
+        throw core::Error(fmt::format("container {} was released while it was starting", container.id));
+    }
 }
 
 // Records the Mounts this hook made for requests [0, end): each volume mounted at its

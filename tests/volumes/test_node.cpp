@@ -383,3 +383,37 @@ TEST_CASE("a Mount with no answer that cannot be undone either stays recorded fo
     CHECK(s.volumes[0].users.empty());
     CHECK(s.containers.empty());
 }
+
+TEST_CASE("a container released while its volumes are placed (gc, its process gone) is reported, not "
+          "recorded",
+          "[volumes][node]") {
+    Fixture f;
+    CHECK_THROWS_WITH(f.node.acquire(ctr("c1"), {req("rexray", "v1")},
+                                     [&](const Request&, const std::string& mp) {
+                                         CHECK(f.node.release("c1")); // what gc does meanwhile
+                                         return mp;
+                                     }),
+                      "container c1 was released while it was starting");
+    CHECK(f.drivers["rexray"].count("Unmount v1") == 1);
+    CHECK(f.drivers["rexray"].mounted.empty());
+    CHECK(f.store.read().empty());
+}
+
+TEST_CASE("a volume whose undone Mount is still unsettled is not handed out without a mountpoint", "[volumes][node]") {
+    Fixture f;
+    // What an undo that could not reach the driver leaves, once gc's first retry failed too.
+    f.store.transact([](State& s) {
+        s.volumes.push_back(VolumeRecord{
+            {"rexray", "v1"}, "id-1", "", {}, VolumeStatus::unmount_failed, {}, ProcessId{}, "driver unreachable"});
+    });
+    const auto before = f.store.read();
+    CHECK_THROWS_WITH(f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer()),
+                      Catch::Contains("volume rexray/v1 (test v1): an earlier mount of it is still being undone "
+                                      "(driver unreachable)"));
+    CHECK(f.drivers["rexray"].calls.empty());
+    CHECK(f.placer.placed.empty());
+    const auto after = f.store.read();
+    REQUIRE(after.volumes.size() == 1);
+    CHECK(after.volumes[0].status == VolumeStatus::unmount_failed);
+    CHECK(after.containers.empty());
+}
