@@ -69,6 +69,11 @@ TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
 TEST_CASE("mount --pid --target places the volume in a process; gc releases it when it is gone",
           "[hook][manual][root]") {
     DVDI_REQUIRE_ROOT();
+    // The hook creates the target in the process's namespace, which shares the host's /tmp.
+    const Cleanup remove_target([] {
+        std::error_code ec;
+        fs::remove("/tmp/dvdi-manual-target", ec);
+    });
     const Cli cli;
     in_private_mount_ns([&] {
         FakeContainer proc;
