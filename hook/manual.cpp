@@ -72,33 +72,27 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     const std::string id = holder_id(r, a.pid);
-    auto state = ctx.store->read();
-    const auto held = [&](volumes::State& st) {
-        const auto* c = st.find_container(id);
-        const auto* v = st.find_volume(r.key());
-        return c != nullptr && c->status == volumes::ContainerStatus::active && v != nullptr &&
-               v->status == volumes::VolumeStatus::mounted && !v->mountpoint.empty();
-    };
-    if (!held(state)) {
-        // A record of an earlier attempt that did not finish goes first.
-        ctx.node.release(id);
-        if (a.pid == 0) {
-            ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
-        } else {
-            const auto process = ns::ProcessHandle::open(a.pid);
-            const auto identity = volumes::process_id(a.pid);
-            const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
-            ctx.node.acquire({id, "manual", identity.value_or(volumes::ProcessId{})}, {r},
-                             volumes::make_placer(process, root));
-        }
-        state = ctx.store->read();
+    if (const auto held = volumes::held_mountpoint(ctx.store->read(), id, r.key())) {
+        fmt::print("{}\n", *held);
+        return;
     }
-    const auto* v = state.find_volume(r.key());
-    if (v == nullptr) {
+    // A record of an earlier attempt that did not finish goes first.
+    ctx.node.release(id);
+    if (a.pid == 0) {
+        ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
+    } else {
+        const auto process = ns::ProcessHandle::open(a.pid);
+        const auto identity = volumes::process_id(a.pid);
+        const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
+        ctx.node.acquire({id, "manual", identity.value_or(volumes::ProcessId{})}, {r},
+                         volumes::make_placer(process, root));
+    }
+    const auto mountpoint = volumes::held_mountpoint(ctx.store->read(), id, r.key());
+    if (!mountpoint) {
         throw core::Error(
             fmt::format("volume {}/{} is not recorded after mounting it (did gc release it?)", r.driver, r.name));
     }
-    fmt::print("{}\n", v->mountpoint);
+    fmt::print("{}\n", *mountpoint);
 }
 
 void unmount_cmd(Globals& g, const VolumeArgs& a) {

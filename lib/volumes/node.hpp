@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,11 @@ class Node {
     DriverSet& drivers_;
     StepObserver observer_;
 };
+
+/// The mountpoint of `key` when `holder` holds it fully (its record active, the volume mounted),
+/// else nothing: what hold() and `dvdi-hook mount` answer without mounting again.
+[[nodiscard]] std::optional<std::string> held_mountpoint(const State& s, const std::string& holder,
+                                                         const VolumeKey& key);
 
 /// A fresh mount ID: 64 hex digits from the kernel's random source, as Docker makes them.
 [[nodiscard]] std::string new_mount_id();

@@ -18,6 +18,8 @@ VolumeKey holder_lock_key(const std::string& holder) {
     return {"holder:", holder};
 }
 
+} // namespace
+
 std::optional<std::string> held_mountpoint(const State& s, const std::string& holder, const VolumeKey& key) {
     const auto c = std::find_if(s.containers.begin(), s.containers.end(),
                                 [&](const ContainerRecord& x) { return x.id == holder; });
@@ -31,8 +33,6 @@ std::optional<std::string> held_mountpoint(const State& s, const std::string& ho
     }
     return v->mountpoint;
 }
-
-} // namespace
 
 std::string Node::hold(const std::string& holder, const std::string& runtime, const Request& request) {
     const auto lock = store_.lock_volume(holder_lock_key(holder));
