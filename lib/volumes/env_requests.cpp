@@ -162,8 +162,10 @@ Request build(const Slot& slot, std::string_view default_driver) {
     }
     if (slot[kOpts]) {
         r.options = parse_opts(*slot[kOpts]);
+        r.options_field = slot[kOpts]->name;
     }
     if (slot[kContainerPath] && !slot[kContainerPath]->value.empty()) {
+        r.path_field = slot[kContainerPath]->name;
         r.container_path =
             normalize_container_path(slot[kContainerPath]->value, PathRule::absolute, slot[kContainerPath]->name);
     }

@@ -148,7 +148,9 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
     r.driver = detail::optional_string(*dv, "driver", dv_path).value_or(std::string(default_driver));
     check_driver_name(r.driver, detail::member_path(dv_path, "driver"));
     r.options = read_parameters(*dv, dv_path);
+    r.options_field = detail::member_path(dv_path, "driver_options");
     const std::string cp_field = detail::member_path(path, "container_path");
+    r.path_field = cp_field;
     const std::string cp = detail::required_string(volume, "container_path", path);
     r.container_path = normalize_container_path(cp, PathRule::absolute_or_relative, cp_field);
     if (!r.container_path->starts_with('/') && !has_base) {

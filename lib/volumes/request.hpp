@@ -36,6 +36,13 @@ struct Request {
     bool explicit_create = false;
     /// Where the request came from, for messages: "DVDI_VOLUME_NAME3", "container_info.volumes[1]".
     std::string origin;
+    /// The fields its options and its container path came from, for messages naming them
+    /// ("DVDI_VOLUME_OPTS3", "...volumes[1].container_path"); empty: `origin` stands for both.
+    std::string options_field;
+    std::string path_field;
+
+    [[nodiscard]] const std::string& options_origin() const { return options_field.empty() ? origin : options_field; }
+    [[nodiscard]] const std::string& path_origin() const { return path_field.empty() ? origin : path_field; }
 
     [[nodiscard]] VolumeKey key() const { return {driver, name}; }
 };

@@ -122,19 +122,20 @@ std::string normalize_container_path(std::string_view path, PathRule rule, const
     for (std::size_t pos = 0; pos <= path.size();) {
         const std::size_t end = std::min(path.find('/', pos), path.size());
         const std::string_view part = path.substr(pos, end - pos);
+        // Never normalised away: `/x/../../etc` is an error, not `/etc` (SPEC S1.3).
         if (part == "..") {
-            if (!parts.empty() && parts.back() != "..") {
-                parts.pop_back();
-            } else if (!absolute) {
-                parts.push_back(part); // a relative path that climbs out: rejected below
-            }
-        } else if (!part.empty() && part != ".") {
+            throw input_error(field, path, "a container path cannot contain '..'");
+        }
+        if (!part.empty() && part != ".") {
             parts.push_back(part);
         }
         pos = end + 1;
     }
-    if (!parts.empty() && parts.front() == "..") {
-        throw input_error(field, path, "a container path cannot contain '..' after normalisation");
+    // The container's procfs and sysfs: a volume there could shadow kernel interfaces the
+    // runtime relies on (runc CVE-2019-16884). Placement also refuses any kernel file system
+    // it resolves to; this names the field up front.
+    if (absolute && !parts.empty() && (parts.front() == "proc" || parts.front() == "sys")) {
+        throw input_error(field, path, "a container path cannot be under /proc or /sys (kernel file systems)");
     }
     if (parts.empty()) {
         throw input_error(field, path,

@@ -41,8 +41,8 @@ enum class PathRule {
 
 /// Validates a container path and returns it lexically normalised (no "//", "." or trailing
 /// '/'). Throws when it is empty, holds NUL or invalid UTF-8, is relative under
-/// PathRule::absolute, still has a ".." component after normalisation, or names the container
-/// root ("/") or the sandbox itself (".").
+/// PathRule::absolute, has any ".." component (never normalised away), is absolute and under
+/// /proc or /sys, or names the container root ("/") or the sandbox itself (".").
 [[nodiscard]] std::string normalize_container_path(std::string_view path, PathRule rule, const std::string& field);
 
 /// The rules across the requests of one container: the same (driver, name) twice, the same

@@ -53,7 +53,9 @@ TEST_CASE("Request: from_json rejects what a reader would", "[volumes][requests]
     CHECK(from_json_error(json::parse(R"({"driver":"d","name":"v","explicit_create":"yes"})")) ==
           "request.explicit_create: \"yes\": must be true or false");
     CHECK(from_json_error(json::parse(R"({"driver":"d","name":"v","container_path":"/a/../b"})")) ==
-          "request.container_path: \"/a/../b\": a stored container path must be normalised");
+          "request.container_path: \"/a/../b\": a container path cannot contain '..'");
+    CHECK(from_json_error(json::parse(R"({"driver":"d","name":"v","container_path":"/a//b"})")) ==
+          "request.container_path: \"/a//b\": a stored container path must be normalised");
     CHECK(from_json_error(json::parse(R"({"driver":"d","name":"v","options":[{"key":"k"}]})")) ==
           "request.options[0].value: \"\": missing: a string is required");
 }
@@ -84,11 +86,17 @@ TEST_CASE("validation: container paths", "[volumes][requests]") {
     using volumes::normalize_container_path;
     using volumes::PathRule;
     CHECK(normalize_container_path("/a//b/./c/", PathRule::absolute, "f") == "/a/b/c");
-    CHECK(normalize_container_path("a/./b/../c", PathRule::absolute_or_relative, "f") == "a/c");
+    CHECK(normalize_container_path("a/./b//c", PathRule::absolute_or_relative, "f") == "a/b/c");
+    CHECK(normalize_container_path("proc/x", PathRule::absolute_or_relative, "f") == "proc/x"); // in the sandbox
+    CHECK(normalize_container_path("/procfs", PathRule::absolute, "f") == "/procfs");
+    CHECK_THROWS_WITH(normalize_container_path("a/../c", PathRule::absolute_or_relative, "f"),
+                      "f: \"a/../c\": a container path cannot contain '..'");
+    CHECK_THROWS_WITH(normalize_container_path("/proc", PathRule::absolute, "f"),
+                      "f: \"/proc\": a container path cannot be under /proc or /sys (kernel file systems)");
     CHECK_THROWS_WITH(normalize_container_path(std::string("/a\0b", 4), PathRule::absolute, "f"),
                       "f: \"/a\\x00b\": a container path cannot contain NUL");
     CHECK_THROWS_WITH(normalize_container_path("..", PathRule::absolute_or_relative, "f"),
-                      "f: \"..\": a container path cannot contain '..' after normalisation");
+                      "f: \"..\": a container path cannot contain '..'");
     CHECK_THROWS_WITH(normalize_container_path("", PathRule::absolute, "f"),
                       "f: \"\": a container path cannot be empty");
 }
