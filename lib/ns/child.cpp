@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,13 @@ bool describe(int fd, const ChildJob& job, ChildReport& r) noexcept {
         errno = ENOSYS;
         return false;
     }
+    // The file system the target really is on, after every symlink of the image was followed
+    // inside the root: what the parent refuses kernel file systems by (procfs, sysfs, ...).
+    struct statfs sfs {};
+    if (::fstatfs(fd, &sfs) != 0) {
+        return false;
+    }
+    r.fs_type = static_cast<std::int64_t>(sfs.f_type);
     r.mount_root = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
     r.mnt_id = sx.stx_mnt_id;
     r.same_as_source = makedev(sx.stx_dev_major, sx.stx_dev_minor) == job.source_dev && sx.stx_ino == job.source_ino;

@@ -20,6 +20,7 @@ struct ChildReport {
     std::uint32_t mount_root = 0;     ///< the resolved target is the root of a mount
     std::uint32_t same_as_source = 0; ///< the resolved target is the source's inode
     std::uint64_t mnt_id = 0;         ///< the mount the resolved target is on (mountinfo's first field)
+    std::int64_t fs_type = 0;         ///< statfs f_type of the resolved target's file system
 };
 
 struct ChildJob {

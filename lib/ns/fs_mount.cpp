@@ -26,6 +26,10 @@ Context new_context() {
     // No fstab lookups and no utab/mtab bookkeeping: the caller says exactly what to mount and
     // keeps its own record of it.
     mnt_context_disable_mtab(cxt.get(), 1);
+    // Never /sbin/mount.TYPE or /sbin/umount.TYPE: a type is a name, and a helper of that name
+    // is a program that would run as root (`type=fuse.sh` runs `mount.fuse.sh`, which runs
+    // whatever the device names). Docker's local driver calls mount(2) directly too.
+    mnt_context_disable_helpers(cxt.get(), 1);
     return cxt;
 }
 

@@ -15,7 +15,8 @@ struct FsMountSpec {
 
 /// Mounts `spec` in the calling process's mount namespace. A regular-file source gets a loop
 /// device that libmount sets to autoclear, so it is released by the last unmount (or by the end
-/// of the namespace). Mount helpers (/sbin/mount.TYPE, e.g. mount.nfs) are used when present.
+/// of the namespace). Mount helpers (/sbin/mount.TYPE, e.g. mount.nfs) are never run: the
+/// kernel gets the options as they are (for nfs, `addr=IP` among them, as Docker's local driver).
 /// Throws core::SysError ``mount(`TARGET`): ...`` with libmount's reason in the operation.
 void mount_filesystem(const FsMountSpec& spec);
 

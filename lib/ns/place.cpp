@@ -152,9 +152,64 @@ std::optional<MountEntry> mount_by_id(pid_t pid, std::uint64_t id) {
     return std::nullopt;
 }
 
+// The kernel's own file systems: a volume placed on one could shadow or feed a kernel
+// interface that the runtime or the host trusts (runc CVE-2019-16884, CVE-2025-52881: an image
+// symlink that sends a mount onto /proc/self/attr). Refused wherever the target resolved to.
+const char* kernel_fs_name(std::int64_t type) {
+    switch (static_cast<std::uint32_t>(type)) {
+    case 0x9fa0U:
+        return "procfs";
+    case 0x62656572U:
+        return "sysfs";
+    case 0x27e0ebU:
+        return "cgroupfs";
+    case 0x63677270U:
+        return "cgroup2fs";
+    case 0x1cd1U:
+        return "devpts";
+    case 0x73636673U:
+        return "securityfs";
+    case 0x64626720U:
+        return "debugfs";
+    case 0x74726163U:
+        return "tracefs";
+    case 0xcafe4a11U:
+        return "bpf";
+    case 0x19800202U:
+        return "mqueue";
+    case 0xf97cff8cU:
+        return "selinuxfs";
+    case 0x43415d53U:
+        return "smackfs";
+    case 0x6165676cU:
+        return "pstore";
+    case 0xde5e81e4U:
+        return "efivarfs";
+    case 0x62656570U:
+        return "configfs";
+    case 0x65735543U:
+        return "fusectl";
+    case 0x42494e4dU:
+        return "binfmt_misc";
+    case 0x6e736673U:
+        return "nsfs";
+    default:
+        return nullptr;
+    }
+}
+
+void refuse_kernel_fs(const ChildReport& r, const detail::ResolvePlan& plan) {
+    if (const char* fs = kernel_fs_name(r.fs_type)) {
+        throw core::Error(fmt::format("{} resolves to a directory on {}, a kernel file system: a volume is never "
+                                      "placed there",
+                                      plan.display, fs));
+    }
+}
+
 // After the child resolved the target: true when it already holds this very source (a
 // repeated call); throws when a mount there, or the mount it sits on, makes attaching wrong.
 bool already_placed(const ProcessHandle& process, const ChildReport& r, const detail::ResolvePlan& plan) {
+    refuse_kernel_fs(r, plan);
     if (r.mount_root != 0 && r.same_as_source != 0) {
         return true;
     }

@@ -39,6 +39,11 @@ struct Target {
     /// Without root only: a missing target is created only when it lies under one of these
     /// absolute prefixes (core::Config::auto_create_prefixes; the old module's /tmp).
     std::vector<std::string> host_create_prefixes;
+    /// Without root only. Set: the target must lie at or under one of these or of
+    /// host_create_prefixes, and is walked beneath that prefix (RESOLVE_BENEATH: no symlink or
+    /// `..` leads out of it). Unset: any host path, resolved as the host resolves it (the
+    /// operator's own `dvdi-hook mount --pid`).
+    std::optional<std::vector<std::string>> host_prefixes;
 };
 
 /// How the placed mount's propagation is set before it is attached.

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -56,27 +58,54 @@ std::string absolute(const std::string& field, const std::string& path) {
     return c.empty() ? "/" : "/" + join(c, 0, c.size());
 }
 
+// How many components of `comps` the absolute prefix `raw` covers, or nullopt when `comps`
+// does not lie at or under it.
+std::optional<std::size_t> covered_by(const std::string& raw, const std::vector<std::string>& comps) {
+    const auto pre = split("prefix", absolute("prefix", raw));
+    if (pre.size() <= comps.size() && std::equal(pre.begin(), pre.end(), comps.begin())) {
+        return pre.size();
+    }
+    return std::nullopt;
+}
+
+// The walk from `prefix`, beneath it: a symlink planted under /tmp cannot send it elsewhere.
+void plan_beneath(const std::string& prefix, std::size_t covered, std::vector<std::string>& comps, ResolvePlan& p) {
+    p.base = absolute("prefix", prefix);
+    p.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    p.components.assign(comps.begin() + static_cast<std::ptrdiff_t>(covered), comps.end());
+}
+
 // A host path (no root): created only below a configured prefix, and then walked with
-// RESOLVE_BENEATH from that prefix so that a symlink planted under /tmp cannot send the
-// creation elsewhere. Outside every prefix it is resolved as the host resolves it, never created.
+// RESOLVE_BENEATH from that prefix. With target.host_prefixes set, it must lie under one of
+// them (or of the creation prefixes) and is walked beneath it too; unset, outside every
+// creation prefix it is resolved as the host resolves it and never created.
 void plan_host_path(const Target& t, std::vector<std::string> comps, ResolvePlan& p) {
     const std::string path = absolute("target path", t.path);
     p.display = fmt::format("`{}`", path);
     for (const auto& raw : t.host_create_prefixes) {
-        const auto pre = split("auto_create_prefixes", absolute("auto_create_prefixes", raw));
-        if (t.create == Create::missing_dirs && pre.size() <= comps.size() &&
-            std::equal(pre.begin(), pre.end(), comps.begin())) {
-            p.base = absolute("auto_create_prefixes", raw);
-            p.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-            p.components.assign(comps.begin() + static_cast<std::ptrdiff_t>(pre.size()), comps.end());
+        if (const auto n = covered_by(raw, comps); n && t.create == Create::missing_dirs) {
+            plan_beneath(raw, *n, comps, p);
             p.create = true;
             return;
         }
     }
+    p.host_path_outside_prefixes = t.create == Create::missing_dirs;
+    if (t.host_prefixes) {
+        for (const auto* list : {&*t.host_prefixes, &t.host_create_prefixes}) {
+            for (const auto& raw : *list) {
+                if (const auto n = covered_by(raw, comps)) {
+                    plan_beneath(raw, *n, comps, p);
+                    return;
+                }
+            }
+        }
+        throw core::InputError("target path", path,
+                               "a host path must lie under an allowed host prefix (host_path_prefixes or "
+                               "auto_create_prefixes of the configuration)");
+    }
     p.base = "/";
     p.resolve = RESOLVE_NO_MAGICLINKS;
     p.components = std::move(comps);
-    p.host_path_outside_prefixes = t.create == Create::missing_dirs;
 }
 
 } // namespace

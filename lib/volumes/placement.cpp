@@ -1,5 +1,7 @@
 #include "lib/volumes/placement.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "lib/core/core.hpp"
@@ -16,6 +18,20 @@ ns::Target in_root(std::string root, std::string path) {
     t.root = std::move(root);
     t.path = std::move(path);
     return t;
+}
+
+// Lexically at or under `prefix` (both absolute; the path is normalised by the readers).
+bool under_any(const std::string& path, const std::vector<std::string>& prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](std::string prefix) {
+        while (prefix.size() > 1 && prefix.back() == '/') {
+            prefix.pop_back();
+        }
+        return prefix == "/" || path == prefix || (path.starts_with(prefix) && path[prefix.size()] == '/');
+    });
+}
+
+std::string listed(const std::vector<std::string>& v) {
+    return v.empty() ? "none" : fmt::format("{}", fmt::join(v, ", "));
 }
 
 } // namespace
@@ -45,14 +61,31 @@ std::optional<ns::Target> target_for(const Request& r, const std::string& mountp
     case ContainerRoot::Kind::host:
         break;
     }
+    const std::string field = r.path_origin().empty() ? "container path" : r.path_origin();
     if (relative) {
-        throw core::InputError(r.origin.empty() ? "container path" : r.origin, path,
-                               "a container path must be absolute here (there is no sandbox or root)");
+        throw core::InputError(field, path, "a container path must be absolute here (there is no sandbox or root)");
     }
     ns::Target t;
     t.path = path;
     t.host_create_prefixes = root.auto_create_prefixes;
+    t.host_prefixes = root.host_path_prefixes;
+    if (t.host_prefixes && !under_any(path, *t.host_prefixes) && !under_any(path, t.host_create_prefixes)) {
+        // The task shares the host's root file system: a volume over /etc (a tenant's pam.d
+        // under the host's setuid su) would give it the host.
+        throw core::InputError(field, path,
+                               fmt::format("a task without an image can place a volume only under the host paths the "
+                                           "node's operator allows (host_path_prefixes: {}; auto_create_prefixes: {})",
+                                           listed(*t.host_prefixes), listed(t.host_create_prefixes)));
+    }
     return t;
+}
+
+void check_targets(const std::vector<Request>& requests, const ContainerRoot& root) {
+    for (const Request& r : requests) {
+        if (r.container_path) {
+            (void)target_for(r, "", root);
+        }
+    }
 }
 
 Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
@@ -63,6 +96,8 @@ Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
         }
         ns::BindOptions options;
         options.read_only = r.mode == Mode::ro;
+        options.nosuid = root.shares_host_root();
+        options.nodev = root.shares_host_root();
         ns::place_bind(process, mountpoint, *target, options);
         return target->path;
     };

@@ -23,17 +23,33 @@ struct ContainerRoot {
     std::string sandbox;
     /// A missing host path (no root) is created only under these (core::Config).
     std::vector<std::string> auto_create_prefixes;
+    /// A tenant's host path (a Mesos task without an image) must lie under these or
+    /// auto_create_prefixes (core::Config::host_path_prefixes); unset: any (the operator's own).
+    std::optional<std::vector<std::string>> host_path_prefixes;
+
+    /// The container sees the host's root file system (a Mesos task without an image, a host
+    /// process): what is placed there is nosuid,nodev, so a tenant's volume cannot bring a
+    /// setuid binary or a device node to the host's file system tree.
+    [[nodiscard]] bool shares_host_root() const {
+        return kind == Kind::host || (kind == Kind::mesos && rootfs.empty());
+    }
 };
 
 /// The target of `request` once the driver mounted it at `mountpoint`; nullopt when there is
 /// nothing to place (a Mesos container without a rootfs that names no container path already
-/// sees the mountpoint at the same place). Throws core::InputError for a relative container
-/// path where only absolute ones make sense.
+/// sees the mountpoint at the same place). Throws core::InputError naming the request's path
+/// field for a relative container path where only absolute ones make sense, and for a host
+/// path outside root.host_path_prefixes (when set) and root.auto_create_prefixes.
 [[nodiscard]] std::optional<ns::Target> target_for(const Request& request, const std::string& mountpoint,
                                                    const ContainerRoot& root);
 
+/// The checks target_for makes that need no mountpoint, for every request with a container
+/// path, before any driver call: a relative path without a sandbox, a tenant's host path
+/// outside the allowed prefixes. Throws core::InputError naming the request's path field.
+void check_targets(const std::vector<Request>& requests, const ContainerRoot& root);
+
 /// A Placer for Node::acquire that binds each volume into `process`'s mount namespace (read-only
-/// for RO requests). `process` must outlive the placer.
+/// for RO requests; nosuid,nodev when root.shares_host_root()). `process` must outlive the placer.
 [[nodiscard]] Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root);
 
 } // namespace dvdi::volumes

@@ -3,6 +3,7 @@
 // been created outside the root.
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,7 +57,7 @@ void attempt(const Hostile& h, test::FakeContainer& c, const std::string& path) 
 
 } // namespace
 
-TEST_CASE("place: symlinks in the rootfs cannot lead the mount out of it", "[ns][place][root]") {
+TEST_CASE("place: symlinks in the rootfs cannot lead the mount out of it", "[ns][place][attack][root]") {
     DVDI_REQUIRE_ROOT();
     Hostile h;
     fs::create_directory_symlink("/etc", h.rootfs / "data");
@@ -81,7 +82,7 @@ TEST_CASE("place: symlinks in the rootfs cannot lead the mount out of it", "[ns]
     });
 }
 
-TEST_CASE("place: '..' in the requested path and a file as target are refused", "[ns][place][root]") {
+TEST_CASE("place: '..' in the requested path and a file as target are refused", "[ns][place][attack][root]") {
     DVDI_REQUIRE_ROOT();
     Hostile h;
     test::write_file(h.rootfs / "file", "not a directory");
@@ -101,7 +102,8 @@ TEST_CASE("place: '..' in the requested path and a file as target are refused", 
     });
 }
 
-TEST_CASE("place: a target swapped for a symlink while the hook runs stays inside the root", "[ns][place][root]") {
+TEST_CASE("place: a target swapped for a symlink while the hook runs stays inside the root",
+          "[ns][place][attack][root]") {
     DVDI_REQUIRE_ROOT();
     Hostile h;
     fs::create_directory(h.rootfs / "data");
@@ -133,5 +135,69 @@ TEST_CASE("place: a target swapped for a symlink while the hook runs stays insid
         REQUIRE(test::new_mounts_outside(before, test::mount_targets(c.pid()), h.rootfs.string()).empty());
         attempt(h, c, "/data"); // the checks, once more, after the race
         REQUIRE(test::listing(h.decoy).empty());
+    });
+}
+
+TEST_CASE("place: a target that resolves onto a kernel file system is refused, wherever the path led",
+          "[ns][place][attack][root]") {
+    DVDI_REQUIRE_ROOT();
+    Hostile h;
+    test::in_private_mount_ns([&] {
+        // The container's own procfs and sysfs, as a runtime mounts them before the hook runs,
+        // and image symlinks onto them.
+        for (const char* d : {"proc", "sys"}) {
+            fs::create_directories(h.rootfs / d);
+        }
+        REQUIRE(::mount("proc", (h.rootfs / "proc").c_str(), "proc", 0, nullptr) == 0);
+        REQUIRE(::mount("sysfs", (h.rootfs / "sys").c_str(), "sysfs", 0, nullptr) == 0);
+        fs::create_directory_symlink("/proc/1/attr", h.rootfs / "attr");
+        fs::create_directory_symlink("../sys/kernel", h.rootfs / "kern");
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        const auto before = test::mount_targets(c.pid());
+        for (const auto& [path, fs_name] : std::vector<std::pair<std::string, std::string>>{
+                 {"/proc/sys/kernel", "procfs"}, {"/attr", "procfs"}, {"/kern", "sysfs"}, {"/sys/fs", "sysfs"}}) {
+            INFO(path);
+            REQUIRE_THROWS_WITH(ns::place_bind(handle, h.source.string(), {h.rootfs.string(), path}),
+                                Catch::Contains("resolves to a directory on " + fs_name + ", a kernel file system"));
+        }
+        REQUIRE(test::mount_targets(c.pid()) == before);
+    });
+}
+
+TEST_CASE("place: a tenant's host path stays beneath its allowed prefix", "[ns][place][attack][root]") {
+    DVDI_REQUIRE_ROOT();
+    Hostile h;
+    const fs::path prefix = h.dir / "allowed";
+    fs::create_directories(prefix / "real");
+    fs::create_directory_symlink(h.decoy, prefix / "out");
+    fs::create_directory_symlink("/etc", prefix / "etc");
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        const auto before = test::mount_targets(c.pid());
+        const auto target = [&](const fs::path& p) {
+            ns::Target t;
+            t.path = p.string();
+            t.host_prefixes = std::vector<std::string>{prefix.string()};
+            return t;
+        };
+        // Outside every prefix: refused before the namespace is entered.
+        REQUIRE_THROWS_WITH(ns::place_bind(handle, h.source.string(), target(h.decoy)),
+                            Catch::Contains("a host path must lie under an allowed host prefix"));
+        // Symlinks under the prefix that lead out of it: walked beneath the prefix, they fail.
+        for (const char* link : {"out", "etc"}) {
+            INFO(link);
+            REQUIRE_THROWS(ns::place_bind(handle, h.source.string(), target(prefix / link)));
+        }
+        REQUIRE(test::listing(h.decoy).empty());
+        REQUIRE(test::mount_targets(c.pid()) == before);
+        // Inside it: placed.
+        ns::BindOptions o;
+        o.nosuid = o.nodev = true;
+        ns::place_bind(handle, h.source.string(), target(prefix / "real"), o);
+        const auto placed = ns::find_mount((prefix / "real").string(), c.pid());
+        REQUIRE(placed.has_value());
+        REQUIRE_THAT(placed->options, Catch::Contains("nosuid") && Catch::Contains("nodev"));
     });
 }
