@@ -86,9 +86,13 @@ volumes::Request to_request(const DvdcliArgs& a, const core::Config& config) {
     r.driver = a.driver;
     r.name = a.name;
     r.options = parse_opts(a.opts);
+    r.options_field = "--volumeopts";
     r.explicit_create = a.explicit_create;
     r.origin = "dvdcli";
-    return r;
+    // Mesos' docker/volume isolator passes a task's driver_options here: tenant input.
+    std::vector<volumes::Request> one{std::move(r)};
+    volumes::apply_tenant_policy(one, config);
+    return std::move(one.front());
 }
 
 // One holder per volume on the node: Mesos mounts once per container but unmounts once.

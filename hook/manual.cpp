@@ -55,8 +55,10 @@ volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
     if (!a.target.empty()) {
         r.container_path = a.target;
     }
+    r.options_field = "--opt";
+    r.path_field = "--target";
     volumes::check_request(r, volumes::PathRule::absolute, "volume");
-    volumes::check_allowed_drivers({r}, config.allowed_drivers);
+    volumes::apply_operator_policy(r, config);
     return r;
 }
 

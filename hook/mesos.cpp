@@ -64,7 +64,7 @@ bool state_exists(const core::Config& config) {
 
 volumes::ContainerRoot mesos_root(const volumes::MesosInput& in, const core::Config& config) {
     return {volumes::ContainerRoot::Kind::mesos, in.rootfs.value_or(""), in.directory.value_or(""),
-            config.auto_create_prefixes};
+            config.auto_create_prefixes, config.host_path_prefixes};
 }
 
 void prepare(Globals& g, const MesosFiles& f) {
@@ -73,13 +73,14 @@ void prepare(Globals& g, const MesosFiles& f) {
         return; // empty output: nothing to ask of the containerizer
     }
     const core::Config& config = g.config();
-    const auto in = volumes::parse_mesos_input(text, config.default_driver);
+    auto in = volumes::parse_mesos_input(text, config.default_driver);
     log_warnings(in.warnings);
     if (in.requests.empty()) {
         return;
     }
-    volumes::check_allowed_drivers(in.requests, config.allowed_drivers);
+    volumes::apply_tenant_policy(in.requests, config);
     const auto root = mesos_root(in, config);
+    volumes::check_targets(in.requests, root);
     NodeContext ctx(config);
     // The container has no process yet: take the volumes now (slow attaches happen under
     // prepare's raised timeout) and leave the binding to isolate.

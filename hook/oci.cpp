@@ -38,12 +38,12 @@ void prestart(Globals& g) {
         return;
     }
     const core::Config& config = g.config();
-    const auto oci = volumes::parse_oci_config(text, state.bundle, config.default_driver);
+    auto oci = volumes::parse_oci_config(text, state.bundle, config.default_driver);
     log_warnings(oci.warnings);
     if (oci.requests.empty()) {
         return;
     }
-    volumes::check_allowed_drivers(oci.requests, config.allowed_drivers);
+    volumes::apply_tenant_policy(oci.requests, config);
     if (!state.pid) {
         throw core::InputError("state.pid", "", "prestart/createRuntime needs the container's pid");
     }

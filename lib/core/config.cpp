@@ -1,9 +1,12 @@
 #include "lib/core/config.hpp"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -76,6 +79,23 @@ class Reader {
         }
     }
 
+    /// The object at `key`, read by `body` with a Reader of its own (unknown keys refused).
+    void object(std::string_view key, const std::function<void(Reader&)>& body) {
+        if (const json* v = find(key)) {
+            sub(*v, std::string(key), body);
+        }
+    }
+
+    /// `v`, which must be an object, read by `body` as `<prefix><name>.`.
+    void sub(const json& v, const std::string& name, const std::function<void(Reader&)>& body) const {
+        if (!v.is_object()) {
+            throw InputError(field(name), shown(v), "must be an object");
+        }
+        Reader r(v, prefix_ + name + ".", origin_);
+        body(r);
+        r.reject_unknown();
+    }
+
     void reject_unknown() const {
         for (const auto& [key, value] : obj_.items()) {
             if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
@@ -111,7 +131,77 @@ void require_driver_name(const Reader& r, std::string_view key, const std::strin
     }
 }
 
+void read_local_volumes(Reader& r, std::vector<LocalVolumeDefinition>& out) {
+    const json* list = r.find("local_volumes");
+    if (list == nullptr) {
+        return;
+    }
+    if (!list->is_array()) {
+        throw InputError(r.field("local_volumes"), shown(*list), "must be an array of objects");
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const std::string item = fmt::format("local_volumes[{}]", i);
+        LocalVolumeDefinition d;
+        r.sub((*list)[i], item, [&](Reader& e) {
+            e.string("name", d.name);
+            e.string("type", d.type);
+            e.string("device", d.device);
+            e.string("o", d.o);
+            if (d.name.empty() || d.name.find('/') != std::string::npos) {
+                throw InputError(e.field("name"), d.name, "a volume name or pattern, not empty, without '/'");
+            }
+            if (d.type.empty() || d.device.empty()) {
+                throw InputError(e.field("type"), d.type,
+                                 "type and device are both needed (a plain directory "
+                                 "volume needs no definition)");
+            }
+        });
+        out.push_back(std::move(d));
+    }
+}
+
+void read_driver_policy(Reader& r, std::map<std::string, DriverPolicy>& out) {
+    const json* all = r.find("driver_policy");
+    if (all == nullptr) {
+        return;
+    }
+    if (!all->is_object()) {
+        throw InputError(r.field("driver_policy"), shown(*all), "must be an object of driver names");
+    }
+    for (const auto& [driver, v] : all->items()) {
+        const std::string item = "driver_policy." + driver;
+        require_driver_name(r, item, driver);
+        DriverPolicy p;
+        r.sub(v, item, [&](Reader& e) {
+            if (e.find("tenant_options") != nullptr) {
+                p.tenant_options.emplace();
+                e.strings("tenant_options", *p.tenant_options);
+            }
+            e.strings("mountpoint_prefixes", p.mountpoint_prefixes);
+            for (const auto& m : p.mountpoint_prefixes) {
+                require_absolute(e, "mountpoint_prefixes", m);
+            }
+        });
+        if (driver == "local") {
+            throw InputError(r.field(item), driver,
+                             "the local driver takes no options from tenants and its "
+                             "mountpoints are its own: define local_volumes instead");
+        }
+        out.emplace(driver, std::move(p));
+    }
+}
+
 } // namespace
+
+const LocalVolumeDefinition* find_local_volume(const Config& c, std::string_view volume) {
+    const std::string name(volume);
+    for (const auto& d : c.local_volumes) {
+        if (::fnmatch(d.name.c_str(), name.c_str(), 0) == 0) {
+            return &d;
+        }
+    }
+    return nullptr;
+}
 
 Config parse_config(std::string_view text, std::string_view origin) {
     json doc;
@@ -141,10 +231,13 @@ Config parse_config(std::string_view text, std::string_view origin) {
     absolute_paths("plugin_socket_dirs", c.plugin_socket_dirs);
     absolute_paths("plugin_spec_dirs", c.plugin_spec_dirs);
     absolute_paths("auto_create_prefixes", c.auto_create_prefixes);
+    absolute_paths("host_path_prefixes", c.host_path_prefixes);
     r.strings("allowed_drivers", c.allowed_drivers);
     for (const auto& d : c.allowed_drivers) {
         require_driver_name(r, "allowed_drivers", d);
     }
+    read_local_volumes(r, c.local_volumes);
+    read_driver_policy(r, c.driver_policy);
     r.boolean("syslog", c.syslog);
     r.string("log_level", c.log_level);
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" && c.log_level != "error") {
@@ -182,6 +275,18 @@ Config load_config(const std::string& path, bool must_exist) {
 
 void to_json(nlohmann::json& j, const Config& c) {
     const auto secs = [](milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; };
+    json local_volumes = json::array();
+    for (const auto& d : c.local_volumes) {
+        local_volumes.push_back({{"name", d.name}, {"type", d.type}, {"device", d.device}, {"o", d.o}});
+    }
+    json policies = json::object();
+    for (const auto& [driver, p] : c.driver_policy) {
+        json& e = policies[driver];
+        e = {{"mountpoint_prefixes", p.mountpoint_prefixes}};
+        if (p.tenant_options) {
+            e["tenant_options"] = *p.tenant_options;
+        }
+    }
     j = json{
         {"default_driver", c.default_driver},
         {"state_dir", c.state_dir},
@@ -195,7 +300,10 @@ void to_json(nlohmann::json& j, const Config& c) {
           {"other", secs(c.timeouts.other)},
           {"retry_budget", secs(c.timeouts.retry_budget)}}},
         {"auto_create_prefixes", c.auto_create_prefixes},
+        {"host_path_prefixes", c.host_path_prefixes},
         {"allowed_drivers", c.allowed_drivers},
+        {"local_volumes", local_volumes},
+        {"driver_policy", policies},
         {"syslog", c.syslog},
         {"log_level", c.log_level},
     };

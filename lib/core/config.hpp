@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,23 @@ struct Timeouts {
     std::chrono::milliseconds retry_budget{30'000};
 };
 
+/// A `local` volume the operator defines (SPEC S7): a tenant that names a matching volume gets
+/// it created with these options; a tenant can never pass `local` options itself.
+struct LocalVolumeDefinition {
+    std::string name; ///< a volume name, or a shell pattern (fnmatch: `*`, `?`, `[...]`)
+    std::string type; ///< as `mount -t` (no mount helper is ever run)
+    std::string device;
+    std::string o; ///< mount options; nosuid,nodev are always added
+};
+
+/// What the operator allows tenants for one plugin driver, and where its mounts may be.
+struct DriverPolicy {
+    /// Option keys a tenant's request may pass; nullopt (the default): any.
+    std::optional<std::vector<std::string>> tenant_options;
+    /// When not empty, the driver's Mountpoint must lie under one of these.
+    std::vector<std::string> mountpoint_prefixes;
+};
+
 struct Config {
     /// Driver of a request that names none. `rexray` for compatibility with mesos-module-dvdi.
     std::string default_driver = "rexray";
@@ -37,8 +56,15 @@ struct Config {
     Timeouts timeouts;
     /// A missing absolute host path (no container root) is created only under these prefixes.
     std::vector<std::string> auto_create_prefixes = {"/tmp"};
+    /// A container path of a task without a root (Mesos, no image) is a host path in the
+    /// task's namespace: allowed only under these or auto_create_prefixes.
+    std::vector<std::string> host_path_prefixes;
     /// When not empty, only these drivers may be used.
     std::vector<std::string> allowed_drivers;
+    /// Operator-defined `local` volumes, the first matching name wins.
+    std::vector<LocalVolumeDefinition> local_volumes;
+    /// Per plugin driver: the option keys tenants may pass, the allowed mountpoint prefixes.
+    std::map<std::string, DriverPolicy> driver_policy;
     /// Also log to syslog.
     bool syslog = true;
     std::string log_level = "info";
@@ -53,5 +79,8 @@ struct Config {
 [[nodiscard]] Config load_config(const std::string& path, bool must_exist);
 
 void to_json(nlohmann::json& j, const Config& c);
+
+/// The definition `volume` matches in `c.local_volumes` (the first), or null.
+[[nodiscard]] const LocalVolumeDefinition* find_local_volume(const Config& c, std::string_view volume);
 
 } // namespace dvdi::core

@@ -3,9 +3,11 @@
 //  - fd.hpp:     UniqueFd, the one owning file descriptor
 //  - log.hpp:    log::debug/info/warn/error to stderr and optionally syslog
 //  - config.hpp: Config and its loader for /etc/dvdi-hook/config.json
+//  - private_dir.hpp: ensure_private_dir, for the directories only root may change
 #pragma once
 
 #include "lib/core/config.hpp"
 #include "lib/core/error.hpp"
 #include "lib/core/fd.hpp"
 #include "lib/core/log.hpp"
+#include "lib/core/private_dir.hpp"

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 
 #include "lib/core/fd.hpp"
 #include "lib/core/log.hpp"
+#include "lib/core/private_dir.hpp"
 
 namespace dvdi::volumes {
 
@@ -113,10 +115,22 @@ DriverError LocalDriver::error(std::string_view call, const std::string& volume,
     return DriverError(fmt::format("driver local: VolumeDriver.{} {}: {}", call, core::quote(volume), what));
 }
 
-fs::path LocalDriver::volume_dir(std::string_view call, const std::string& volume) const {
+fs::path LocalDriver::volume_dir(std::string_view call, const std::string& volume) {
     if (volume.empty() || volume == "." || volume == ".." || volume.find('/') != std::string::npos ||
         volume.find('\0') != std::string::npos) {
         throw error(call, volume, "not a valid volume name for the local driver");
+    }
+    if (!dirs_checked_) {
+        // Only root may change what root mounts and binds; only root may read what tenants
+        // wrote. volumes/ is made 0700 even when an older version left it 0755, which closes
+        // every volume below it to other host users (a container reaches its `_data` through
+        // the bind, whatever the modes above it).
+        core::ensure_private_dir(volumes_.parent_path().string(), 0700, "data dir");
+        core::ensure_private_dir(volumes_.string(), 0700, "data dir");
+        if (::chmod(volumes_.c_str(), 0700) != 0) {
+            core::throw_errno("chmod", volumes_.string());
+        }
+        dirs_checked_ = true;
     }
     return volumes_ / volume;
 }
@@ -145,10 +159,15 @@ void LocalDriver::ensure_exists(const std::string& volume, const Options& option
     if (opts.type.empty() != opts.device.empty() || (!opts.o.empty() && !opts.mounts())) {
         throw error("Create", volume, "the options type and device go together (o needs both)");
     }
-    fs::create_directories(dir);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        core::throw_errno("mkdir", dir.string());
+    }
     const auto lock = lock_volume(dir);
     write_json(dir / "opts.json", opts);
-    fs::create_directory(dir / "_data");
+    // What the container sees as the volume's root: root's, 0755, as Docker makes it.
+    if (::mkdir((dir / "_data").c_str(), 0755) != 0 && errno != EEXIST) {
+        core::throw_errno("mkdir", (dir / "_data").string());
+    }
     core::log::debug("driver local: created volume {}", volume);
 }
 
@@ -164,8 +183,11 @@ std::string LocalDriver::mount(const std::string& volume, const std::string& id)
         const auto opts = read_json(dir / "opts.json").get<LocalOptions>();
         if (opts.mounts()) {
             try {
+                // nosuid,nodev last, so they win over anything in `o`: a file system mounted
+                // for containers never brings a setuid binary or a device node to the host.
+                const std::string options = (opts.o.empty() ? "" : opts.o + ",") + "nosuid,nodev";
                 mounter_->mount(
-                    {.source = opts.device, .target = data.string(), .fstype = opts.type, .options = opts.o});
+                    {.source = opts.device, .target = data.string(), .fstype = opts.type, .options = options});
             } catch (const std::exception& e) {
                 throw error("Mount", volume, e.what());
             }

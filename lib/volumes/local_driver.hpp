@@ -1,7 +1,9 @@
 // The built-in `local` driver (SPEC S2.2): Docker's local driver without a daemon. A volume is
-// `<data_dir>/volumes/<name>/_data`; with the options `type`, `device` and `o` given at Create,
-// Mount mounts that filesystem there (`mount -t type -o o device`) for the first user and
-// Unmount unmounts it after the last.
+// `<data_dir>/volumes/<name>/_data` (`<name>` 0700: no other host user reads a tenant's data);
+// with the options `type`, `device` and `o` given at Create, Mount mounts that filesystem there
+// (`mount -t type -o o,nosuid,nodev device`, never through a mount helper) for the first user
+// and Unmount unmounts it after the last. Options come from the operator only (SPEC S7:
+// volumes::apply_tenant_policy refuses them in a tenant's request).
 //
 // On disk, beside `_data`: `opts.json` (the options of Create, {"type","device","o"}) and
 // `mounts.json` ({"ids": [...], "mounted": bool}: the mount IDs in use, a multiset, and
@@ -48,12 +50,15 @@ class LocalDriver : public Driver {
     void remove(const std::string& volume) override;
 
   private:
-    [[nodiscard]] std::filesystem::path volume_dir(std::string_view call, const std::string& volume) const;
+    /// <data_dir>/volumes/<volume>; the first call checks data_dir and volumes/ (created 0700,
+    /// owned by root, not writable by others; volumes/ made 0700).
+    [[nodiscard]] std::filesystem::path volume_dir(std::string_view call, const std::string& volume);
     [[nodiscard]] DriverError error(std::string_view call, const std::string& volume, std::string_view what) const;
 
     std::string name_ = "local";
     std::filesystem::path volumes_;
     std::unique_ptr<Mounter> mounter_;
+    bool dirs_checked_ = false;
 };
 
 } // namespace dvdi::volumes

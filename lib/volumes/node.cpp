@@ -80,8 +80,8 @@ std::string new_mount_id() {
     return id;
 }
 
-Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer)
-    : store_(store), drivers_(drivers), observer_(std::move(observer)) {}
+Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer, MountpointPolicy policy)
+    : store_(store), drivers_(drivers), observer_(std::move(observer)), policy_(std::move(policy)) {}
 
 void Node::notify(Step step, const VolumeKey& key) const {
     if (observer_) {
@@ -317,10 +317,13 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
         driver.ensure_exists(r.name, r.options, r.explicit_create);
         mount_sent = true;
         mountpoint = driver.mount(r.name, mount_id);
-        if (mountpoint.empty() || mountpoint.front() != '/') {
+        // The one place a Mountpoint is checked: here the ID is known, so a refused one is
+        // unmounted again at the driver rather than left held under an ID nothing undoes.
+        if (const auto why = policy_.refusal(r.driver, mountpoint)) {
             driver.unmount(r.name, mount_id);
-            throw DriverError(fmt::format("driver {}: Mount of {} returned {}, not an absolute path", r.driver,
-                                          core::quote(r.name), core::quote(mountpoint)));
+            throw DriverError(fmt::format("driver {}: Mount of {} returned the mountpoint {}, which is refused: {} "
+                                          "(unmounted it again at the driver)",
+                                          r.driver, core::quote(r.name), core::quote(mountpoint), *why));
         }
     } catch (const DriverUnreachable& e) {
         if (!mount_sent) {

@@ -11,6 +11,7 @@
 
 #include "lib/core/config.hpp"
 #include "lib/volumes/driver.hpp"
+#include "lib/volumes/policy.hpp"
 #include "lib/volumes/request.hpp"
 #include "lib/volumes/state.hpp"
 
@@ -57,8 +58,9 @@ struct GcReport {
 
 class Node {
   public:
-    /// `store` and `drivers` must outlive the Node.
-    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {});
+    /// `store` and `drivers` must outlive the Node. A Mountpoint `policy` refuses is unmounted
+    /// again at the driver (same ID) and the acquire fails.
+    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {}, MountpointPolicy policy = {});
 
     /// Takes every requested volume for the container (the driver's Mount only for the first
     /// user on the node) and places each with `place`. All or nothing: when one fails, the
@@ -110,6 +112,7 @@ class Node {
     StateStore& store_;
     DriverSet& drivers_;
     StepObserver observer_;
+    MountpointPolicy policy_;
 };
 
 /// The mountpoint of `key` when `holder` holds it fully (its record active, the volume mounted),

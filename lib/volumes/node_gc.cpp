@@ -152,6 +152,9 @@ GcReport Node::gc() {
         put("", key);
         say(&report, &GcReport::actions, fmt::format("volume {}: unmounted (no container holds it)", describe(key)));
     }
+    if (const auto swept = store_.sweep_locks(); swept > 0) {
+        core::log::debug("removed {} lock file(s) of volumes no longer recorded", swept);
+    }
     return report;
 }
 

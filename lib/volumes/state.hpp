@@ -123,10 +123,15 @@ class StateStore {
     /// The locks of all `keys` at once (duplicates taken once), in an order every hook uses, so
     /// two hooks that need some of the same volumes never wait for each other in a circle.
     [[nodiscard]] virtual std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) = 0;
+    /// Removes what the store keeps for volume locks that no record needs and no hook holds
+    /// (left by a hook that was killed); returns how many. Stores without such files: 0.
+    virtual std::size_t sweep_locks() { return 0; }
 };
 
 /// The real store: <dir>/state.json, <dir>/state.lock (flock), <dir>/locks/<hash>.lock per
-/// volume. Creates `dir` (0700) when missing. Throws core::SysError on I/O errors and
+/// volume, removed with the volume's last record. Creates `dir` (0700) when missing and refuses
+/// one that is not root's or is writable by group or others (core::ensure_private_dir).
+/// Throws core::SysError on I/O errors and
 /// core::Error naming the file when it does not parse or has an unknown version: the hook
 /// never starts over silently while mounts may exist.
 [[nodiscard]] std::unique_ptr<StateStore> open_state_store(const std::string& dir);

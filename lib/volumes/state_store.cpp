@@ -10,6 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,26 +27,42 @@ namespace {
 
 using core::UniqueFd;
 
+// An flock(2) on a file that is created when missing. A volume's lock file is removed with
+// the volume's last record (by its holder, before it unlocks), so a hook that waited on it may
+// wake up holding a file no longer in the directory: it checks that the path still names the
+// very file it locked, and otherwise takes the new one.
 class FileLock final : public Lock {
   public:
-    FileLock(const std::string& path, int operation) {
-        fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!fd_ && errno == EROFS) {
-            // A read-only state dir can still be read (list, doctor); flock works on any fd.
-            fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-            errno = fd_ ? 0 : EROFS;
-        }
-        if (!fd_) {
-            core::throw_errno("open", path);
-        }
-        while (::flock(fd_.get(), operation) != 0) {
-            if (errno != EINTR) {
-                core::throw_errno("flock", path);
+    FileLock(std::string path, int operation) : path_(std::move(path)) {
+        for (;;) {
+            fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+            if (!fd_ && errno == EROFS) {
+                // A read-only state dir can still be read (list, doctor); flock works on any fd.
+                fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+                errno = fd_ ? 0 : EROFS;
+            }
+            if (!fd_) {
+                core::throw_errno("open", path_);
+            }
+            while (::flock(fd_.get(), operation) != 0) {
+                if (errno != EINTR) {
+                    core::throw_errno("flock", path_);
+                }
+            }
+            struct stat held {};
+            struct stat named {};
+            if (::fstat(fd_.get(), &held) == 0 && ::lstat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+                held.st_dev == named.st_dev) {
+                return;
             }
         }
     }
 
+    /// Removes the file while the lock is still held (then unlocks as it closes).
+    void remove() noexcept { ::unlink(path_.c_str()); }
+
   private:
+    std::string path_;
     UniqueFd fd_;
 };
 
@@ -81,13 +101,26 @@ std::string lock_name(const VolumeKey& key) {
     return fmt::format("{:016x}.lock", h);
 }
 
+// The lock file names the state still needs: those of every recorded volume and placement.
+std::set<std::string> needed_lock_names(const State& s) {
+    std::set<std::string> names;
+    for (const auto& v : s.volumes) {
+        names.insert(lock_name(v.key));
+    }
+    for (const auto& c : s.containers) {
+        for (const auto& p : c.volumes) {
+            names.insert(lock_name(p.key));
+        }
+    }
+    return names;
+}
+
 class FileStateStore final : public StateStore {
   public:
     explicit FileStateStore(std::string dir)
-        : dir_(std::move(dir)), state_path_(dir_ + "/state.json"), lock_path_(dir_ + "/state.lock") {
-        std::error_code ec;
-        std::filesystem::create_directories(std::filesystem::path(dir_).parent_path(), ec);
-        make_dir(dir_);
+        : dir_(std::move(dir)), locks_dir_(dir_ + "/locks"), state_path_(dir_ + "/state.json"),
+          lock_path_(dir_ + "/state.lock") {
+        core::ensure_private_dir(dir_, 0700, "state dir");
     }
 
     void transact(const std::function<void(State&)>& change) override {
@@ -99,6 +132,7 @@ class FileStateStore final : public StateStore {
         if (after != before) {
             save(after);
         }
+        note_needed(s);
     }
 
     State read() override {
@@ -107,11 +141,7 @@ class FileStateStore final : public StateStore {
         return text.empty() ? State{} : parse_state(text, state_path_);
     }
 
-    std::unique_ptr<Lock> lock_volume(const VolumeKey& key) override {
-        const std::string locks = dir_ + "/locks";
-        make_dir(locks);
-        return std::make_unique<FileLock>(locks + "/" + lock_name(key), LOCK_EX);
-    }
+    std::unique_ptr<Lock> lock_volume(const VolumeKey& key) override { return lock_volumes({key}); }
 
     std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) override {
         // Ordered by lock file name, so two keys that share a file (a hash collision) are taken
@@ -123,19 +153,92 @@ class FileStateStore final : public StateStore {
         }
         std::sort(names.begin(), names.end());
         names.erase(std::unique(names.begin(), names.end()), names.end());
-        const std::string locks = dir_ + "/locks";
-        make_dir(locks);
-        auto all = std::make_unique<Locks>();
+        make_dir(locks_dir_);
+        auto all = std::make_unique<VolumeLocks>(*this);
         for (const auto& name : names) {
-            all->held.push_back(std::make_unique<FileLock>(locks + "/" + name, LOCK_EX));
+            all->held.emplace_back(name, std::make_unique<FileLock>(locks_dir_ + "/" + name, LOCK_EX));
+            const std::lock_guard guard(held_mutex_);
+            held_[name] = std::nullopt;
         }
         return all;
     }
 
+    std::size_t sweep_locks() override {
+        std::error_code ec;
+        std::vector<std::string> unneeded;
+        const auto needed = needed_lock_names(read());
+        for (const auto& entry : std::filesystem::directory_iterator(locks_dir_, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (!needed.contains(name) && !holds(name)) {
+                unneeded.push_back(name);
+            }
+        }
+        std::size_t removed = 0;
+        for (const auto& name : unneeded) {
+            // Not waited for: a lock some hook holds is in use (it removes the file itself).
+            UniqueFd fd(::open((locks_dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+                continue;
+            }
+            // Holding it, no record of its volume can appear (recording one takes this lock).
+            if (!needed_lock_names(read()).contains(name) && ::unlink((locks_dir_ + "/" + name).c_str()) == 0) {
+                ++removed;
+            }
+        }
+        return removed;
+    }
+
   private:
-    struct Locks final : Lock {
-        std::vector<std::unique_ptr<FileLock>> held;
+    // The volume locks of one lock_volumes() call. Each lock file is removed before it is let
+    // go when the state no longer needs it (the volume's last record went): tenants name
+    // volumes, and one file per name ever used would fill /run.
+    struct VolumeLocks final : Lock {
+        explicit VolumeLocks(FileStateStore& store) : store(store) {}
+        ~VolumeLocks() override {
+            for (auto& [name, lock] : held) {
+                if (!store.needed(name)) {
+                    lock->remove();
+                }
+                const std::lock_guard guard(store.held_mutex_);
+                store.held_.erase(name);
+            }
+        }
+        FileStateStore& store;
+        std::vector<std::pair<std::string, std::unique_ptr<FileLock>>> held;
     };
+
+    bool holds(const std::string& name) {
+        const std::lock_guard guard(held_mutex_);
+        return held_.contains(name);
+    }
+
+    // After a transaction: which held lock files its state still needs.
+    void note_needed(const State& s) {
+        const std::lock_guard guard(held_mutex_);
+        if (held_.empty()) {
+            return;
+        }
+        const auto names = needed_lock_names(s);
+        for (auto& [name, needed] : held_) {
+            needed = names.contains(name);
+        }
+    }
+
+    // Whether a held lock file is still needed: known from the last transaction, else read.
+    // Nobody else changes the volume's records meanwhile: that takes this lock.
+    bool needed(const std::string& name) noexcept {
+        try {
+            {
+                const std::lock_guard guard(held_mutex_);
+                if (const auto it = held_.find(name); it != held_.end() && it->second) {
+                    return *it->second;
+                }
+            }
+            return needed_lock_names(read()).contains(name);
+        } catch (...) {
+            return true; // unknown: keep it (gc sweeps it later)
+        }
+    }
 
     // The file's text; empty when there is no state file yet.
     std::string read_text() const {
@@ -192,8 +295,13 @@ class FileStateStore final : public StateStore {
     }
 
     std::string dir_;
+    std::string locks_dir_;
     std::string state_path_;
     std::string lock_path_;
+    /// The volume lock files this store holds, and whether the last transaction's state still
+    /// needs each (nullopt: no transaction since it was taken).
+    std::map<std::string, std::optional<bool>> held_;
+    std::mutex held_mutex_;
 };
 
 } // namespace

@@ -25,6 +25,9 @@
 #include "lib/volumes/env_requests.hpp"
 #include "lib/volumes/mesos_input.hpp"
 #include "lib/volumes/oci_input.hpp"
+// What a tenant may ask for and where a driver may mount (SPEC S7): apply_tenant_policy()
+// after reading a container's requests, before any driver call.
+#include "lib/volumes/policy.hpp"
 #include "lib/volumes/prefilter.hpp"
 #include "lib/volumes/request.hpp"
 #include "lib/volumes/validate.hpp"

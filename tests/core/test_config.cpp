@@ -85,3 +85,50 @@ TEST_CASE("a missing config file is the defaults only when it was not named", "[
     CHECK_THROWS_WITH(load_config((dir / "bad.json").string(), false),
                       Catch::StartsWith((dir / "bad.json").string() + ": bogus"));
 }
+
+TEST_CASE("the operator's tenant policy: local_volumes, driver_policy, host_path_prefixes", "[core][config]") {
+    const char* text = R"({
+        "local_volumes": [{"name": "scratch-*", "type": "tmpfs", "device": "tmpfs", "o": "size=1m"},
+                          {"name": "nfs", "type": "nfs", "device": ":/export"}],
+        "driver_policy": {"rexray": {"tenant_options": ["size"], "mountpoint_prefixes": ["/var/lib/rexray"]},
+                          "open": {}},
+        "host_path_prefixes": ["/etc/ebs-explicit"]})";
+    const Config c = parse_config(text, "c.json");
+    REQUIRE(c.local_volumes.size() == 2);
+    CHECK(find_local_volume(c, "scratch-12")->o == "size=1m");
+    CHECK(find_local_volume(c, "nfs")->type == "nfs");
+    CHECK(find_local_volume(c, "nfs2") == nullptr);
+    CHECK(*c.driver_policy.at("rexray").tenant_options == std::vector<std::string>{"size"});
+    CHECK_FALSE(c.driver_policy.at("open").tenant_options.has_value()); // absent: any key
+    CHECK(c.host_path_prefixes == std::vector<std::string>{"/etc/ebs-explicit"});
+    const Config again = parse_config(nlohmann::json(c).dump(), "round-trip");
+    CHECK(again.local_volumes.size() == 2);
+    CHECK(*again.driver_policy.at("rexray").tenant_options == std::vector<std::string>{"size"});
+    CHECK_FALSE(again.driver_policy.at("open").tenant_options.has_value());
+    CHECK(again.driver_policy.at("rexray").mountpoint_prefixes == std::vector<std::string>{"/var/lib/rexray"});
+
+    const auto error = [](const char* t) {
+        try {
+            (void)parse_config(t, "c.json");
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK(error(R"({"local_volumes": [{"name": "x", "type": "tmpfs"}]})") ==
+          "c.json: local_volumes[0].type: \"tmpfs\": type and device are both needed (a plain directory volume "
+          "needs no definition)");
+    CHECK(error(R"({"local_volumes": [{"name": "a/b", "type": "t", "device": "d"}]})") ==
+          "c.json: local_volumes[0].name: \"a/b\": a volume name or pattern, not empty, without '/'");
+    CHECK(error(R"({"local_volumes": [{"name": "x", "type": "t", "device": "d", "opts": "y"}]})") ==
+          "c.json: local_volumes[0].opts: \"y\": unknown configuration key");
+    CHECK(error(R"({"driver_policy": {"local": {}}})") ==
+          "c.json: driver_policy.local: \"local\": the local driver takes no options from tenants and its "
+          "mountpoints are its own: define local_volumes instead");
+    CHECK(error(R"({"driver_policy": {"a/b": {}}})") ==
+          "c.json: driver_policy.a/b: \"a/b\": a driver name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+    CHECK(error(R"({"driver_policy": {"x": {"mountpoint_prefixes": ["rel"]}}})") ==
+          "c.json: driver_policy.x.mountpoint_prefixes: \"rel\": must be an absolute path");
+    CHECK(error(R"({"host_path_prefixes": ["etc"]})") ==
+          "c.json: host_path_prefixes: \"etc\": must be an absolute path");
+}

@@ -9,6 +9,7 @@
 
 #include "lib/volumes/state.hpp"
 #include "tests/harness/harness.hpp"
+#include "tests/hook/mesos_stage.hpp"
 #include "tests/ns/fake_container.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
@@ -17,27 +18,6 @@ using namespace dvdi::test;
 using nlohmann::json;
 
 namespace {
-
-struct StageResult {
-    int status = -1;
-    std::string output; ///< the OUTPUT file
-    std::string error;  ///< the ERROR file
-    std::string err;    ///< stderr
-};
-
-// One isolator call: fresh INPUT/OUTPUT/ERROR files (the module makes them with mkstemp).
-StageResult stage(const fs::path& config, const std::string& name, const std::string& input) {
-    TempDir files("dvdi-mesos-call");
-    write_file(files / "in", input);
-    write_file(files / "out", "");
-    write_file(files / "err", "");
-    CommandOptions o;
-    o.input = input;
-    const auto r = run({hook_binary().string(), "--config", config.string(), "mesos", name, (files / "in").string(),
-                        (files / "out").string(), (files / "err").string()},
-                       o);
-    return {r.status, read_file(files / "out"), read_file(files / "err"), r.err};
-}
 
 // A ContainerConfig as the agent builds it for a command task launched by Marathon: a DVDI
 // external volume (DOCKER_VOLUME, relative container path) and the old env form.
@@ -111,7 +91,8 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
     in_private_mount_ns([] {
         Setup s;
         FakeContainer c;
-        const auto prepared = stage(s.config_path, "prepare", container_input("ctr-1", s.sandbox, s.env_path).dump());
+        const auto prepared =
+            mesos_stage(s.config_path, "prepare", container_input("ctr-1", s.sandbox, s.env_path).dump());
         INFO(prepared.err);
         REQUIRE(prepared.status == 0);
         REQUIRE(json::parse(prepared.output) == json::parse(R"({"clone_namespaces":[131072]})"));
@@ -123,7 +104,7 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
         REQUIRE(create.at(1)["body"]["Opts"] == json{{"size", "100"}}); // DVDI_* volumes first, then DOCKER_VOLUME
 
         const auto isolated =
-            stage(s.config_path, "isolate", container_input("ctr-1", s.sandbox, s.env_path, c.pid()).dump());
+            mesos_stage(s.config_path, "isolate", container_input("ctr-1", s.sandbox, s.env_path, c.pid()).dump());
         INFO(isolated.err);
         REQUIRE(isolated.status == 0);
         const std::string mountpoint = s.state().find_volume({"testplug", "mvol"})->mountpoint;
@@ -136,7 +117,8 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
         REQUIRE_FALSE(fs::exists(s.env_path + "/from-task"));
         REQUIRE(s.state().find_container("ctr-1")->process.pid == c.pid());
 
-        const auto cleaned = stage(s.config_path, "cleanup", container_input("ctr-1", s.sandbox, s.env_path).dump());
+        const auto cleaned =
+            mesos_stage(s.config_path, "cleanup", container_input("ctr-1", s.sandbox, s.env_path).dump());
         REQUIRE(cleaned.status == 0);
         const auto mounts = s.plugin.calls("VolumeDriver.Mount");
         const auto unmounts = s.plugin.calls("VolumeDriver.Unmount");
@@ -144,7 +126,8 @@ TEST_CASE("mesos prepare/isolate/cleanup: the volumes appear under the sandbox i
         REQUIRE(unmounts.at(0)["body"]["ID"] == mounts.at(1)["body"]["ID"]); // released in reverse
         REQUIRE(unmounts.at(1)["body"]["ID"] == mounts.at(0)["body"]["ID"]);
         REQUIRE(s.state().empty());
-        const auto again = stage(s.config_path, "cleanup", container_input("ctr-1", s.sandbox, s.env_path).dump());
+        const auto again =
+            mesos_stage(s.config_path, "cleanup", container_input("ctr-1", s.sandbox, s.env_path).dump());
         REQUIRE(again.status == 0);
         REQUIRE(again.error.empty());
         REQUIRE(s.plugin.calls("VolumeDriver.Unmount").size() == 2);
@@ -159,7 +142,7 @@ TEST_CASE("mesos prepare: a failing volume fails the launch, releases the other,
         // ... but the first exists already, so only the second Create is reached.
         fs::create_directories(s.plugin.volumes_dir() / "envvol");
         const auto before = mount_targets();
-        const auto r = stage(s.config_path, "prepare", container_input("ctr-2", s.sandbox, s.env_path).dump());
+        const auto r = mesos_stage(s.config_path, "prepare", container_input("ctr-2", s.sandbox, s.env_path).dump());
         CHECK(r.status == 1);
         CHECK(count_lines(r.error) == 1);
         CHECK_THAT(r.error, Catch::Contains("testplug/mvol"));
@@ -171,7 +154,8 @@ TEST_CASE("mesos prepare: a failing volume fails the launch, releases the other,
         CHECK(s.state().empty());
         CHECK(mount_targets() == before);
         // cleanup after a failed prepare (the containerizer's destroy path) succeeds.
-        CHECK(stage(s.config_path, "cleanup", container_input("ctr-2", s.sandbox, s.env_path).dump()).status == 0);
+        CHECK(mesos_stage(s.config_path, "cleanup", container_input("ctr-2", s.sandbox, s.env_path).dump()).status ==
+              0);
     });
 }
 
@@ -180,17 +164,17 @@ TEST_CASE("mesos: bad input exits 2 with one line in the ERROR file; no state, n
     auto in = container_input("ctr-3", s.sandbox, s.env_path);
     in["container_config"]["container_info"]["volumes"][0]["source"]["docker_volume"]["name"] = "a/b";
     for (const std::string& text : {in.dump(), in.dump().substr(0, in.dump().size() / 2)}) {
-        const auto r = stage(s.config_path, "prepare", text);
+        const auto r = mesos_stage(s.config_path, "prepare", text);
         CHECK(r.status == 2);
         CHECK(count_lines(r.error) == 1);
         CHECK(count_lines(r.err) == 1);
         CHECK_THAT(r.err, Catch::Contains(r.error.substr(0, r.error.size() - 1)));
     }
-    CHECK_THAT(stage(s.config_path, "prepare", in.dump()).error,
+    CHECK_THAT(mesos_stage(s.config_path, "prepare", in.dump()).error,
                Catch::Contains("container_config.container_info.volumes[0].source.docker_volume.name"));
     CHECK(s.plugin.calls().empty());
     CHECK_FALSE(fs::exists(s.config.state_dir));
-    const auto bad_cleanup = stage(s.config_path, "cleanup", R"({"container_config":{}})");
+    const auto bad_cleanup = mesos_stage(s.config_path, "cleanup", R"({"container_config":{}})");
     CHECK(bad_cleanup.status == 2);
     CHECK_THAT(bad_cleanup.error, Catch::Contains("container_id"));
 }
@@ -200,7 +184,7 @@ TEST_CASE("mesos: a container without volumes costs nothing; unknown containers 
     const json plain = {{"container_id", {{"value", "plain"}}},
                         {"container_config", {{"directory", s.sandbox.string()}, {"user", "root"}}}};
     for (const char* name : {"prepare", "isolate", "cleanup"}) {
-        const auto r = stage(s.config_path, name, plain.dump());
+        const auto r = mesos_stage(s.config_path, name, plain.dump());
         INFO(name << ": " << r.err);
         CHECK(r.status == 0);
         CHECK(r.output.empty());
@@ -214,15 +198,15 @@ TEST_CASE("mesos prepare: a second prepare of the same container is an error", "
     Setup s;
     // No placement happens in prepare, so this needs no root.
     const auto in = container_input("ctr-4", s.sandbox, s.env_path).dump();
-    REQUIRE(stage(s.config_path, "prepare", in).status == 0);
-    const auto again = stage(s.config_path, "prepare", in);
+    REQUIRE(mesos_stage(s.config_path, "prepare", in).status == 0);
+    const auto again = mesos_stage(s.config_path, "prepare", in);
     CHECK(again.status == 2);
     CHECK_THAT(again.error, Catch::Contains("already holds volumes"));
     CHECK(s.plugin.calls("VolumeDriver.Mount").size() == 2);
-    const auto missing_pid = stage(s.config_path, "isolate", in);
+    const auto missing_pid = mesos_stage(s.config_path, "isolate", in);
     CHECK(missing_pid.status == 2);
     CHECK_THAT(missing_pid.error, Catch::Contains("pid"));
-    REQUIRE(stage(s.config_path, "cleanup", in).status == 0);
+    REQUIRE(mesos_stage(s.config_path, "cleanup", in).status == 0);
     CHECK(s.plugin.calls("VolumeDriver.Unmount").size() == 2);
     CHECK(s.state().empty());
 }

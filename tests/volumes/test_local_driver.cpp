@@ -1,3 +1,6 @@
+#include <sys/mount.h>
+#include <sys/stat.h>
+
 #include <chrono>
 #include <thread>
 
@@ -58,7 +61,8 @@ TEST_CASE("local driver: options are checked at Create and kept for Mount", "[vo
     CHECK(d.mount("v", "c1") == data);
     CHECK(d.mount("v", "c2") == data);
     CHECK(d.mount("v", "c2") == data);
-    CHECK(log == std::vector<std::string>{"mount -t tmpfs -o size=1m tmpfs " + data});
+    // nosuid,nodev last: they win over anything in `o`.
+    CHECK(log == std::vector<std::string>{"mount -t tmpfs -o size=1m,nosuid,nodev tmpfs " + data});
     CHECK_THROWS_WITH(d.remove("v"), Catch::Contains("in use (3 mount IDs)"));
     CHECK_THROWS_WITH(d.unmount("v", "c3"), "driver local: VolumeDriver.Unmount \"v\": not mounted with ID \"c3\"");
     d.unmount("v", "c2");
@@ -143,4 +147,52 @@ TEST_CASE("local driver: an ext4 loop file is mounted and its loop device releas
     }
     CHECK(loops_backed_by(image).empty());
     CHECK(test::run({"losetup", "-j", image.string()}).out.empty());
+}
+
+TEST_CASE("local driver: volumes are root's alone; a data dir others can write is refused", "[volumes][drivers]") {
+    test::TempDir dir;
+    std::vector<std::string> log;
+    volumes::LocalDriver d(dir / "data", std::make_unique<FakeMounter>(&log));
+    d.ensure_exists("v", {}, false);
+    const auto mode = [](const fs::path& p) {
+        struct stat st {};
+        REQUIRE(::stat(p.c_str(), &st) == 0);
+        return st.st_mode & 07777;
+    };
+    CHECK(mode(dir / "data") == 0700);
+    CHECK(mode(dir / "data/volumes") == 0700);
+    CHECK(mode(dir / "data/volumes/v") == 0700);       // no other host user reads a tenant's data
+    CHECK(mode(dir / "data/volumes/v/_data") == 0755); // what the container sees
+    // An older version's 0755 volumes/ is closed on first use.
+    fs::permissions(dir / "data/volumes", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                              fs::perms::others_read | fs::perms::others_exec);
+    volumes::LocalDriver again(dir / "data", std::make_unique<FakeMounter>(&log));
+    CHECK(again.path("v") == (dir / "data/volumes/v/_data").string());
+    CHECK(mode(dir / "data/volumes") == 0700);
+    // A data dir a local user can write: the records and data root acts on could be swapped.
+    fs::permissions(dir / "data", fs::perms::all);
+    volumes::LocalDriver open(dir / "data", std::make_unique<FakeMounter>(&log));
+    CHECK_THROWS_WITH(open.path("v"), Catch::Contains("data dir `" + (dir / "data").string() + "` has mode 0777"));
+}
+
+TEST_CASE("local driver: no mount helper is ever run, whatever the type names", "[volumes][drivers][attack][root]") {
+    DVDI_REQUIRE_ROOT();
+    test::TempDir dir;
+    test::in_private_mount_ns([&] {
+        // A helper libmount would find for `type=dvdiattack` (/sbin is /usr/sbin on Debian):
+        // it leaves a marker when run. Bound over /usr/sbin in this namespace only.
+        const fs::path sbin = dir / "sbin";
+        const fs::path marker = dir / "helper-ran";
+        fs::create_directories(sbin);
+        test::write_file(sbin / "mount.dvdiattack", "#!/bin/sh\ntouch " + marker.string() + "\n");
+        fs::permissions(sbin / "mount.dvdiattack", fs::perms::owner_all);
+        const fs::path target = fs::canonical("/sbin");
+        REQUIRE(::mount(sbin.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0);
+        REQUIRE(fs::exists("/sbin/mount.dvdiattack"));
+        volumes::LocalDriver d(dir / "data");
+        d.ensure_exists("h", {{"type", "dvdiattack"}, {"device", (dir / "evil").string()}}, false);
+        REQUIRE_THROWS_WITH(d.mount("h", "c1"), Catch::Contains("driver local: VolumeDriver.Mount \"h\""));
+        REQUIRE_FALSE(fs::exists(marker));
+        REQUIRE_FALSE(ns::find_mount((dir / "data/volumes/h/_data").string()).has_value());
+    });
 }

@@ -5,17 +5,20 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "lib/core/core.hpp"
 #include "lib/volumes/state.hpp"
 #include "tests/harness/harness.hpp"
+#include "tests/ns/fake_container.hpp"
 
 using namespace dvdi;
 using namespace dvdi::volumes;
 using dvdi::test::read_file;
 using dvdi::test::TempDir;
 using dvdi::test::write_file;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -204,4 +207,56 @@ TEST_CASE("process identity tells a live process from a gone one", "[volumes][st
     CHECK_FALSE(process_alive(ProcessId{self.pid, self.start_time + 1})); // a reused pid
     CHECK_FALSE(process_id(0).has_value());
     CHECK_FALSE(process_alive(ProcessId{999'999'999, 1}));
+}
+
+TEST_CASE("the state dir must be root's and not writable by others", "[volumes][state]") {
+    TempDir dir;
+    const fs::path state = dir / "state";
+    (void)open_state_store(state.string()); // created 0700
+    CHECK((fs::status(state).permissions() & fs::perms::mask) == fs::perms::owner_all);
+    // A local user who can write it could swap the records root acts on.
+    for (const auto perms : {fs::perms::all, fs::perms::owner_all | fs::perms::group_write}) {
+        fs::permissions(state, perms);
+        CHECK_THROWS_WITH(open_state_store(state.string()),
+                          Catch::StartsWith("state dir `" + state.string() + "` has mode 0") &&
+                              Catch::Contains("must be owned by root and not writable by group or others"));
+    }
+    fs::permissions(state, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read |
+                               fs::perms::group_exec | fs::perms::others_exec);
+    CHECK_NOTHROW(open_state_store(state.string())); // 0755 is fine
+}
+
+TEST_CASE("a volume's lock file goes with its last record; gc sweeps what a killed hook left", "[volumes][state]") {
+    TempDir dir;
+    const auto store = open_state_store(dir.path().string());
+    const fs::path locks = dir / "locks";
+    const auto files = [&] { return test::listing(locks).size(); };
+    {
+        auto held = store->lock_volumes({{"local", "a"}, {"local", "b"}});
+        store->transact([](State& s) { s.volumes.push_back(record("a")); });
+        CHECK(files() == 2);
+    }
+    CHECK(files() == 1); // b has no record: its file went; a's stays with its record
+    {
+        auto held = store->lock_volume({"local", "a"});
+        store->transact([](State& s) { s.erase_volume({"local", "a"}); });
+    }
+    CHECK(files() == 0);
+    { auto held = store->lock_volume({"local", "never-recorded"}); } // no transaction: read to decide
+    CHECK(files() == 0);
+    // A tenant naming volumes by the thousand leaves nothing behind.
+    for (int i = 0; i < 1000; ++i) {
+        auto held = store->lock_volume({"local", fmt::format("junk-{}", i)});
+    }
+    CHECK(files() == 0);
+    // What a SIGKILLed hook leaves is swept; a held one (in use) and a recorded one are not.
+    write_file(locks / "0123456789abcdef.lock", "");
+    store->transact([](State& s) { s.volumes.push_back(record("kept")); });
+    { auto kept = store->lock_volume({"local", "kept"}); }
+    auto busy = store->lock_volume({"local", "busy"});
+    CHECK(files() == 3);
+    CHECK(store->sweep_locks() == 1);
+    CHECK(files() == 2);
+    busy.reset();
+    CHECK(files() == 1);
 }

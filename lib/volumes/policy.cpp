@@ -1,0 +1,177 @@
+#include "lib/volumes/policy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "lib/volumes/validate.hpp"
+
+namespace dvdi::volumes {
+
+namespace {
+
+// Directories a volume must never be: the host's own (a plugin answering one would hand the
+// host to a container) or the kernel's.
+constexpr std::array kSystemDirs = {"/bin",    "/boot",  "/dev", "/etc", "/home", "/lib",     "/lib32",  "/lib64",
+                                    "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",    "/run",    "/sbin",
+                                    "/srv",    "/sys",   "/tmp", "/usr", "/var",  "/var/lib", "/var/run"};
+// ... nor anything below these.
+constexpr std::array kNeverUnder = {"/bin",   "/boot",   "/dev",  "/etc",  "/lib", "/lib32",
+                                    "/lib64", "/libx32", "/proc", "/sbin", "/sys", "/usr"};
+
+bool at_or_under(std::string_view path, std::string_view dir) {
+    while (dir.size() > 1 && dir.back() == '/') {
+        dir.remove_suffix(1);
+    }
+    if (dir == "/") {
+        return true;
+    }
+    return path == dir || (path.starts_with(dir) && path.size() > dir.size() && path[dir.size()] == '/');
+}
+
+// `path` without "//", "." and a trailing '/'; nullopt when it has a ".." component.
+std::optional<std::string> lexical(std::string_view path) {
+    std::string out;
+    for (std::size_t pos = 1; pos <= path.size();) {
+        const std::size_t end = std::min(path.find('/', pos), path.size());
+        const std::string_view part = path.substr(pos, end - pos);
+        if (part == "..") {
+            return std::nullopt;
+        }
+        if (!part.empty() && part != ".") {
+            out += '/';
+            out += part;
+        }
+        pos = end + 1;
+    }
+    return out.empty() ? "/" : out;
+}
+
+void refuse_local_options(const Request& r) {
+    if (!r.options.empty()) {
+        throw input_error(r.options_origin(), fmt::format("{}={}", r.options.front().first, r.options.front().second),
+                          "the local driver takes no options from a container: a local volume with options "
+                          "(type, device, o) is defined by the node's operator (local_volumes in the "
+                          "configuration, or dvdi-hook mount -o)");
+    }
+}
+
+void take_definition(Request& r, const core::Config& config) {
+    if (const auto* d = core::find_local_volume(config, r.name)) {
+        r.options = {{"type", d->type}, {"device", d->device}};
+        if (!d->o.empty()) {
+            r.options.emplace_back("o", d->o);
+        }
+    }
+}
+
+void check_tenant_options(const Request& r, const core::Config& config) {
+    const auto it = config.driver_policy.find(r.driver);
+    if (it == config.driver_policy.end() || !it->second.tenant_options) {
+        return;
+    }
+    const auto& allowed = *it->second.tenant_options;
+    for (const auto& [key, value] : r.options) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            throw input_error(r.options_origin(), key,
+                              fmt::format("option {} is not allowed for driver {} on this node (driver_policy.{}."
+                                          "tenant_options: {})",
+                                          key, r.driver, r.driver,
+                                          allowed.empty() ? "none" : fmt::format("{}", fmt::join(allowed, ", "))));
+        }
+    }
+}
+
+} // namespace
+
+void apply_tenant_policy(std::vector<Request>& requests, const core::Config& config) {
+    check_allowed_drivers(requests, config.allowed_drivers);
+    for (Request& r : requests) {
+        if (r.driver == "local") {
+            refuse_local_options(r);
+            take_definition(r, config);
+        } else {
+            check_tenant_options(r, config);
+        }
+    }
+}
+
+void apply_operator_policy(Request& request, const core::Config& config) {
+    check_allowed_drivers({request}, config.allowed_drivers);
+    if (request.driver == "local" && request.options.empty()) {
+        take_definition(request, config);
+    }
+}
+
+MountpointPolicy::MountpointPolicy(const core::Config& config)
+    : state_dir_(lexical(config.state_dir).value_or(config.state_dir)),
+      data_dir_(lexical(config.data_dir).value_or(config.data_dir)) {
+    for (const auto& [driver, p] : config.driver_policy) {
+        if (!p.mountpoint_prefixes.empty()) {
+            prefixes_[driver] = p.mountpoint_prefixes;
+        }
+    }
+}
+
+std::optional<std::string> MountpointPolicy::refusal(const std::string& driver, const std::string& mountpoint) const {
+    if (mountpoint.empty() || mountpoint.front() != '/') {
+        return "not an absolute path";
+    }
+    if (std::any_of(mountpoint.begin(), mountpoint.end(), [](char c) { return c == '\x7f' || (c >= 0 && c < 0x20); })) {
+        return "it contains control characters";
+    }
+    const auto path = lexical(mountpoint);
+    if (!path) {
+        return "it has a '..' component";
+    }
+    if (auto why = refusal_of_path(driver, *path)) {
+        return why;
+    }
+    // The same rules for what the host resolves it to: a symlink in the path must not lead
+    // around them.
+    char resolved[PATH_MAX];
+    if (::realpath(path->c_str(), resolved) != nullptr && *path != resolved) {
+        if (auto why = refusal_of_path(driver, resolved)) {
+            return fmt::format("it resolves to `{}`, which is {}", resolved, *why);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> MountpointPolicy::refusal_of_path(const std::string& driver, const std::string& path) const {
+    if (path == "/") {
+        return "the root directory";
+    }
+    for (const char* dir : kSystemDirs) {
+        if (path == dir) {
+            return fmt::format("the system directory {}", dir);
+        }
+    }
+    for (const char* dir : kNeverUnder) {
+        if (at_or_under(path, dir)) {
+            return fmt::format("under the system directory {}", dir);
+        }
+    }
+    if (!state_dir_.empty() && at_or_under(path, state_dir_)) {
+        return fmt::format("in the node's state dir {}", state_dir_);
+    }
+    if (!data_dir_.empty()) {
+        const bool local = driver == "local";
+        if (local ? (path == data_dir_ || path == data_dir_ + "/volumes") : at_or_under(path, data_dir_)) {
+            return fmt::format("in the local driver's data dir {}", data_dir_);
+        }
+    }
+    if (const auto it = prefixes_.find(driver); it != prefixes_.end()) {
+        const auto& allowed = it->second;
+        if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& p) { return at_or_under(path, p); })) {
+            return fmt::format("outside driver_policy.{}.mountpoint_prefixes ({})", driver, fmt::join(allowed, ", "));
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace dvdi::volumes
