@@ -135,6 +135,20 @@ void list_cmd(Globals& g, bool json) {
     }
 }
 
+// The operator's way out for a volume whose plugin is gone for good (docs/FAILURES.md).
+void forget_cmd(Globals& g, const VolumeArgs& a) {
+    const auto& config = g.config();
+    volumes::check_volume_name(a.name, "volume");
+    const std::string driver = a.driver.empty() ? config.default_driver : a.driver;
+    volumes::check_driver_name(driver, "--driver");
+    NodeContext ctx(config);
+    if (const auto dropped = ctx.node.forget({driver, a.name})) {
+        fmt::print("{}\n", *dropped);
+    } else {
+        fmt::print("volume {}/{}: nothing recorded on this node\n", driver, a.name);
+    }
+}
+
 void gc_cmd(Globals& g) {
     NodeContext ctx(g.config());
     const auto report = ctx.node.gc();
@@ -171,6 +185,13 @@ void register_manual(CLI::App& app, Globals& g) {
     list->callback([&g] { list_cmd(g, json); });
     app.add_subcommand("gc", "Release volumes of containers that are gone, finish interrupted work, retry unmounts")
         ->callback([&g] { gc_cmd(g); });
+    static VolumeArgs forget_args;
+    auto* forget = app.add_subcommand(
+        "forget", "Drop this node's record of a volume whose driver is gone for good, without calling the driver "
+                  "(refused while a running container uses it)");
+    forget->add_option("name", forget_args.name, "Volume name")->required();
+    forget->add_option("-d,--driver", forget_args.driver, "Volume driver (default: the config's default_driver)");
+    forget->callback([&g] { forget_cmd(g, forget_args); });
     register_doctor(app, g);
 }
 

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -126,7 +128,31 @@ int open_source_inside(const ChildJob& job) noexcept {
 
 } // namespace
 
+namespace {
+
+// The child must never outlive the hook, nor keep what the hook's caller waits on. A runtime
+// that kills a hook past its timeout reads the hook's stdout to EOF: a child holding it would
+// hang the runtime; a child holding the parent's end of the channel would wait for a 'g' that
+// never comes, keeping its namespace and whatever it attached alive.
+void detach_from_parent(const ChildJob& job) noexcept {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != job.parent) {
+        ::_exit(1); // the parent died before the signal was asked for
+    }
+    ::close(job.parent_end);
+    for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+        if (job.devnull >= 0) {
+            ::dup2(job.devnull, fd);
+        } else {
+            ::close(fd);
+        }
+    }
+}
+
+} // namespace
+
 void run_child(const ChildJob& job) noexcept {
+    detach_from_parent(job);
     // setns(CLONE_NEWNS) also moves this process's root and cwd to the namespace's root, so
     // the absolute paths of the plan are taken there.
     if (::setns(job.mnt_ns, CLONE_NEWNS) != 0) {

@@ -34,6 +34,9 @@ struct ChildJob {
     unsigned long remount_flags = 0; ///< plain_bind: MS_RDONLY, MS_NOSUID, MS_NODEV
     unsigned long propagation = 0;   ///< plain_bind: MS_PRIVATE or MS_SLAVE
     int channel = -1;                ///< SOCK_SEQPACKET: ChildReport out; one byte 'g' in to attach, EOF to abandon
+    int parent_end = -1;             ///< the parent's end of the channel, closed first thing in the child
+    int devnull = -1;                ///< /dev/null, opened by the parent: the child's stdin, stdout, stderr
+    pid_t parent = 0;                ///< the hook's pid, to tell whether it died before PR_SET_PDEATHSIG
 };
 
 /// Runs in the child: never returns.

@@ -294,6 +294,10 @@ bool run_placement(const ProcessHandle& process, detail::ChildJob job, const std
     const auto& plan = *job.plan;
     Channel ch = make_channel();
     job.channel = ch.child.get();
+    job.parent_end = ch.parent.get();
+    job.parent = ::getpid();
+    const core::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    job.devnull = devnull.get();
     process.require_alive("before the mount was placed");
     const pid_t pid = ::fork();
     if (pid < 0) {

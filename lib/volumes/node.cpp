@@ -101,10 +101,16 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
     auto volume_locks = store_.lock_volumes(keys);
     // Holding the volume locks, a volume still marked mounting/unmounting was left so by a hook
     // that died: finish or undo that first.
+    // A volume whose last Unmount failed is retried (and settled) first too: it is never handed
+    // to a new user while the driver may or may not hold it.
     for (const auto& v : store_.read().volumes) {
-        if ((v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
-            std::find(keys.begin(), keys.end(), v.key) != keys.end()) {
+        if (std::find(keys.begin(), keys.end(), v.key) == keys.end()) {
+            continue;
+        }
+        if (v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) {
             resolve_interrupted(v.key, nullptr);
+        } else if (v.status == VolumeStatus::unmount_failed) {
+            retry_unmount(v.key, nullptr);
         }
     }
 
@@ -123,17 +129,16 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
             c.volumes.push_back(Placement{r.key(), "", false, r.container_path, r.mode});
             mount_ids[i].clear();
             if (VolumeRecord* v = s.find_volume(r.key())) {
-                if (v->mountpoint.empty()) {
-                    // An undone Mount whose Unmount failed: the driver may or may not hold it,
-                    // and there is no mountpoint to hand out. gc settles it first.
-                    throw core::Error(fmt::format("volume {} ({}): an earlier mount of it is still being undone "
-                                                  "({}); gc retries it, then it can be used again",
+                if (v->status != VolumeStatus::mounted) {
+                    // Its last Unmount failed and could not be settled above (the driver is
+                    // unreachable, or still reports a mount it refuses to undo): whether the
+                    // driver holds it is unknown, so it is not handed out. gc settles it first.
+                    throw core::Error(fmt::format("volume {} ({}): an earlier unmount of it is not settled ({}); gc "
+                                                  "retries it, then it can be used again",
                                                   describe(r.key()), r.origin,
                                                   v->last_error.empty() ? "no error recorded" : v->last_error));
                 }
-                // Already mounted on the node (or its last Unmount failed, so the driver still
-                // holds it under the same ID): one more user, no driver call.
-                v->status = VolumeStatus::mounted;
+                // Already mounted on the node: one more user, no driver call.
                 v->users.push_back(container.id);
                 mountpoints[i] = v->mountpoint;
                 continue;
@@ -442,14 +447,18 @@ bool Node::release_locked(const std::string& container_id) {
     if (!known) {
         return false;
     }
-    std::vector<std::pair<VolumeKey, std::string>> failed; // key, error
+    std::vector<std::pair<VolumeKey, std::string>> failed;  // key, error
+    std::vector<std::pair<VolumeKey, std::string>> refused; // the driver's own "no", among them
     for (const auto& [key, mount_id] : to_unmount) {
         notify(Step::before_unmount, key);
         try {
             drivers_.get(key.driver).unmount(key.name, mount_id);
-        } catch (const std::exception& e) {
+        } catch (const DriverUnreachable& e) {
             core::log::warn("unmounting volume {}: {} (gc retries it)", describe(key), e.what());
             failed.emplace_back(key, e.what());
+        } catch (const std::exception& e) {
+            failed.emplace_back(key, e.what());
+            refused.emplace_back(key, e.what());
         }
     }
     if (to_unmount.empty()) {
@@ -470,6 +479,11 @@ bool Node::release_locked(const std::string& container_id) {
             }
         }
     });
+    // A refused Unmount is settled now, as gc would (the driver's Path tells whether a mount
+    // is left); an unreachable driver's is left for gc.
+    for (const auto& [key, error] : refused) {
+        settle_refused_unmount(key, error, nullptr);
+    }
     return true;
 }
 
@@ -501,16 +515,15 @@ void Node::unmount_locked(const VolumeKey& key, const std::string& mount_id) {
     notify(Step::before_unmount, key);
     try {
         drivers_.get(key.driver).unmount(key.name, mount_id);
-        store_.transact([&](State& s) { s.erase_volume(key); });
-    } catch (const std::exception& e) {
+    } catch (const DriverUnreachable& e) {
         core::log::warn("unmounting volume {}: {} (gc retries it)", describe(key), e.what());
-        store_.transact([&](State& s) {
-            if (VolumeRecord* v = s.find_volume(key)) {
-                v->status = VolumeStatus::unmount_failed;
-                v->last_error = e.what();
-            }
-        });
+        keep_unmount_failed(key, e.what());
+        return;
+    } catch (const std::exception& e) {
+        settle_refused_unmount(key, e.what(), nullptr);
+        return;
     }
+    store_.transact([&](State& s) { s.erase_volume(key); });
 }
 
 } // namespace dvdi::volumes

@@ -94,8 +94,16 @@ class Node {
     bool unhold(const std::string& holder);
 
     /// Releases the containers whose process is gone, finishes or undoes what hooks that died
-    /// were doing, and retries failed unmounts.
+    /// were doing, and retries failed unmounts. A refused Unmount is settled by the driver's
+    /// Path: no mountpoint, and the record is dropped (said in the report); else it stays.
     GcReport gc();
+
+    /// The operator's way out for a volume whose driver is gone for good: drops the node's
+    /// record of `key`, and the claims of its users whose process is gone, without calling the
+    /// driver. Throws core::Error, changing nothing, while a user's process still runs or a
+    /// holder without a process (dvdcli, a manual mount) holds it. Returns what it dropped;
+    /// nullopt when nothing is recorded of the volume.
+    std::optional<std::string> forget(const VolumeKey& key);
 
   private:
     std::string mount(const Request& request, const std::string& mount_id);
@@ -107,6 +115,8 @@ class Node {
     void unmount_locked(const VolumeKey& key, const std::string& mount_id);
     void resolve_interrupted(const VolumeKey& key, GcReport* report);
     void retry_unmount(const VolumeKey& key, GcReport* report);
+    void settle_refused_unmount(const VolumeKey& key, const std::string& refusal, GcReport* report);
+    void keep_unmount_failed(const VolumeKey& key, const std::string& error);
     void notify(Step step, const VolumeKey& key) const;
 
     StateStore& store_;

@@ -53,14 +53,9 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
         return;
     } catch (const std::exception& e) {
         if (!was_mounting) {
-            store_.transact([&](State& st) {
-                if (VolumeRecord* r = st.find_volume(key)) {
-                    r->status = VolumeStatus::unmount_failed;
-                    r->last_error = e.what();
-                }
-            });
-            say(report, &GcReport::failures,
-                fmt::format("volume {}: finishing an interrupted unmount: {} (will retry)", describe(key), e.what()));
+            // Refused: the hook that died may have had its Unmount accepted already, or the
+            // driver forgot its mounts (it restarted). Its Path says which.
+            settle_refused_unmount(key, e.what(), report);
             return;
         }
         outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})",
@@ -76,6 +71,48 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
     say(report, &GcReport::actions, outcome);
 }
 
+void Node::keep_unmount_failed(const VolumeKey& key, const std::string& error) {
+    store_.transact([&](State& st) {
+        if (VolumeRecord* r = st.find_volume(key)) {
+            r->status = VolumeStatus::unmount_failed;
+            r->last_error = error;
+        }
+    });
+}
+
+// Called with the volume lock held, after the driver refused the Unmount of a volume with no
+// user (its own answer, not "unreachable"). A refusal alone does not say whether a mount is
+// left: a plugin that restarted forgot its mounts and refuses every Unmount, and an Unmount a
+// killed hook already had accepted is refused the second time. The driver's Path says: no
+// mountpoint, it holds no mount of the volume on this node, and the record goes; a mountpoint,
+// or no answer, and the record stays for the next gc, which says why.
+void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refusal, GcReport* report) {
+    std::string held;
+    try {
+        held = drivers_.get(key.driver).path(key.name);
+    } catch (const std::exception& e) {
+        keep_unmount_failed(key, fmt::format("{} (and its Path failed: {})", refusal, e.what()));
+        say(report, &GcReport::failures,
+            fmt::format("volume {}: the driver refused the Unmount ({}) and cannot say whether it still holds a "
+                        "mount (Path: {}); the record stays, gc retries it",
+                        describe(key), refusal, e.what()));
+        return;
+    }
+    if (!held.empty()) {
+        keep_unmount_failed(key, fmt::format("{} (its Path still reports {})", refusal, core::quote(held)));
+        say(report, &GcReport::failures,
+            fmt::format("volume {}: the driver refused the Unmount ({}) but reports it still mounted at {}; the "
+                        "record stays, gc retries it",
+                        describe(key), refusal, core::quote(held)));
+        return;
+    }
+    store_.transact([&](State& st) { st.erase_volume(key); });
+    say(report, &GcReport::actions,
+        fmt::format("volume {}: dropped its record: the driver refused the Unmount ({}) and its Path reports no "
+                    "mount of it on this node",
+                    describe(key), refusal));
+}
+
 // Called with the volume lock held.
 void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
     const auto s = store_.read();
@@ -85,13 +122,12 @@ void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
     }
     try {
         drivers_.get(key.driver).unmount(key.name, it->mount_id);
-    } catch (const std::exception& e) {
-        store_.transact([&](State& st) {
-            if (VolumeRecord* r = st.find_volume(key)) {
-                r->last_error = e.what();
-            }
-        });
+    } catch (const DriverUnreachable& e) {
+        keep_unmount_failed(key, e.what());
         say(report, &GcReport::failures, fmt::format("volume {}: unmount failed again: {}", describe(key), e.what()));
+        return;
+    } catch (const std::exception& e) {
+        settle_refused_unmount(key, e.what(), report);
         return;
     }
     store_.transact([&](State& st) { st.erase_volume(key); });
@@ -156,6 +192,45 @@ GcReport Node::gc() {
         core::log::debug("removed {} lock file(s) of volumes no longer recorded", swept);
     }
     return report;
+}
+
+std::optional<std::string> Node::forget(const VolumeKey& key) {
+    const auto lock = store_.lock_volume(key);
+    std::optional<std::string> dropped;
+    store_.transact([&](State& s) {
+        const VolumeRecord* v = s.find_volume(key);
+        std::vector<std::string> claims; // containers with a placement of it
+        for (const auto& c : s.containers) {
+            if (std::any_of(c.volumes.begin(), c.volumes.end(), [&](const Placement& p) { return p.key == key; })) {
+                if (c.process.pid == 0 || process_alive(c.process)) {
+                    throw core::Error(fmt::format(
+                        "volume {} is in use by {} ({}{}): stop it (or unmount it) first; nothing was changed",
+                        describe(key), c.id, c.runtime,
+                        c.process.pid == 0 ? ", a holder without a process" : fmt::format(", pid {}", c.process.pid)));
+                }
+                claims.push_back(c.id);
+            }
+        }
+        if (v == nullptr && claims.empty()) {
+            return;
+        }
+        dropped = fmt::format(
+            "volume {}: forgot {}{} without calling the driver{}", describe(key),
+            v == nullptr ? "no record"
+                         : fmt::format("its {} record (mount ID {})",
+                                       v->status == VolumeStatus::mounted ? "mounted" : "unsettled", v->mount_id),
+            claims.empty() ? "" : fmt::format(" and the claims of gone containers {}", fmt::join(claims, ", ")),
+            v != nullptr && !v->last_error.empty() ? fmt::format(" (last error: {})", v->last_error) : "");
+        s.erase_volume(key);
+        for (auto& c : s.containers) {
+            std::erase_if(c.volumes, [&](const Placement& p) { return p.key == key; });
+        }
+        std::erase_if(s.containers, [](const ContainerRecord& c) { return c.volumes.empty(); });
+    });
+    if (dropped) {
+        core::log::warn("{}", *dropped);
+    }
+    return dropped;
 }
 
 } // namespace dvdi::volumes

@@ -127,7 +127,7 @@ TEST_CASE("dvdcli: create, get, list, path, remove and version", "[dvdcli]") {
     CHECK((list.out == "v1\nv2\n" || list.out == "v2\nv1\n"));
     const auto path = dvdcli({"path", "--volumedriver=testplug", "--volumename=v2"});
     REQUIRE(path.status == 0);
-    CHECK(path.out == (dvdcli.plugin.volumes_dir() / "v2").string() + "\n");
+    CHECK(path.out.empty()); // not mounted: the test plugin (as REX-Ray) answers no Mountpoint
 
     REQUIRE(dvdcli({"remove", "--volumedriver=testplug", "--volumename=v2"}).status == 0);
     CHECK(dvdcli.plugin.calls("VolumeDriver.Remove").size() == 1);

@@ -1,6 +1,10 @@
 // place_bind with a real "container": a forked process in its own mount namespace, and a
 // rootfs directory. Each test runs in a private mount namespace of its own.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -135,5 +139,44 @@ TEST_CASE("place: the process exits mid-way, after the target was resolved", "[n
         REQUIRE_THROWS_WITH(ns::place_bind(handle, w.source.string(), w.in_root("/data"), o),
                             Catch::Contains("has exited"));
         REQUIRE(test::mount_targets() == host_before);
+    });
+}
+
+TEST_CASE("place: a hook killed while placing leaves no child behind to hold its stdout or the volume",
+          "[ns][place][chaos][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto before = test::mount_targets(c.pid());
+        // The hook, as a runtime runs it: its stdout is a pipe the runtime reads to EOF. It is
+        // SIGKILLed (as runc does past a hook's timeout) while its placement child waits for
+        // the go-ahead.
+        int out[2];
+        REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+        const pid_t hook = ::fork();
+        REQUIRE(hook >= 0);
+        if (hook == 0) {
+            ::dup2(out[1], STDOUT_FILENO);
+            ns::BindOptions o;
+            o.before_attach = [] { ::kill(::getpid(), SIGKILL); };
+            try {
+                ns::place_bind(ns::ProcessHandle::open(c.pid()), w.source.string(), w.in_root("/data"), o);
+            } catch (...) {
+            }
+            ::_exit(3);
+        }
+        ::close(out[1]);
+        const core::UniqueFd reader(out[0]);
+        int status = 0;
+        REQUIRE(::waitpid(hook, &status, 0) == hook);
+        REQUIRE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+        // EOF on the runtime's pipe: nobody holds the hook's stdout any more. (A bounded wait,
+        // not a measurement: before the fix the child held it for ever.)
+        pollfd pfd{reader.get(), POLLIN, 0};
+        REQUIRE(::poll(&pfd, 1, 10'000) == 1);
+        char byte = 0;
+        REQUIRE(::read(reader.get(), &byte, 1) == 0);
+        REQUIRE(test::mount_targets(c.pid()) == before);
     });
 }

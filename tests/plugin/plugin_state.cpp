@@ -1,5 +1,6 @@
 #include "tests/plugin/plugin_state.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 namespace dvdi::test::plugin {
@@ -85,6 +86,12 @@ Answer PluginState::unmount(const std::string& name, const std::string& id) {
     return {200, {{"Err", ""}}};
 }
 
+bool PluginState::mounted(const std::string& name) const {
+    const auto it = mounts_.find(name);
+    return it != mounts_.end() &&
+           std::any_of(it->second.begin(), it->second.end(), [](const auto& m) { return m.second > 0; });
+}
+
 Answer PluginState::get(const std::string& name) {
     if (!exists(name)) {
         return error("no such volume: " + name);
@@ -142,8 +149,11 @@ Answer PluginState::handle(const std::string& method, const nlohmann::json& requ
         return get(name);
     }
     if (call == "Path") {
-        return exists(name) ? Answer{200, {{"Mountpoint", (root_ / name).string()}, {"Err", ""}}}
-                            : error("no such volume: " + name);
+        // As REX-Ray answers: the mountpoint only while the volume is mounted on this node.
+        if (!exists(name)) {
+            return error("no such volume: " + name);
+        }
+        return {200, {{"Mountpoint", mounted(name) ? (root_ / name).string() : ""}, {"Err", ""}}};
     }
     return {404, nullptr};
 }

@@ -18,7 +18,9 @@ struct Answer {
 };
 
 /// Volumes are directories `<root>/<name>`; mounts are counted per (name, ID) and written to
-/// `<root>/.mounts.json` ({"NAME": {"ID": count}}) after each change. Thread-safe.
+/// `<root>/.mounts.json` ({"NAME": {"ID": count}}) after each change, but kept in memory only:
+/// a restarted plugin has forgotten them, as many plugins have. Path answers a Mountpoint only
+/// while the volume is mounted (as REX-Ray). Thread-safe.
 class PluginState {
   public:
     PluginState(std::filesystem::path root, std::string scope) : root_(std::move(root)), scope_(std::move(scope)) {}
@@ -35,6 +37,8 @@ class PluginState {
     Answer list();
     void save_mounts();
     [[nodiscard]] bool exists(const std::string& name) const;
+    /// Some ID holds a mount of it (under mutex_).
+    [[nodiscard]] bool mounted(const std::string& name) const;
 
     std::mutex mutex_;
     std::filesystem::path root_;

@@ -93,7 +93,14 @@ class FakeDriver final : public volumes::Driver {
             mounted.erase(it);
         }
     }
-    std::string path(const std::string& v) override { return "/fake/" + name_ + "/" + v; }
+    /// The mountpoint while some ID holds a mount of `v`, else "" (as REX-Ray and the test plugin).
+    std::string path(const std::string& v) override {
+        record("Path " + v);
+        fail_if("Path", v);
+        const bool held =
+            std::any_of(mounted.begin(), mounted.end(), [&](const auto& m) { return m.first.first == v; });
+        return held ? "/fake/" + name_ + "/" + v : "";
+    }
     std::vector<volumes::VolumeInfo> list() override { return {}; }
     volumes::Capabilities capabilities() override { return {}; }
     void remove(const std::string& v) override { record("Remove " + v); }

@@ -191,19 +191,70 @@ TEST_CASE("a failed unmount is kept for gc, which retries it", "[volumes][node][
     CHECK(f.drivers["rexray"].mounted.empty());
 }
 
-TEST_CASE("a volume whose unmount failed is reused under its ID by the next user", "[volumes][node]") {
+TEST_CASE("a volume whose unmount failed is settled before the next user mounts it afresh", "[volumes][node]") {
     Fixture f;
     f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
     const auto id = f.store.read().volumes.at(0).mount_id;
     f.drivers["rexray"].failing = {"Unmount v1"};
     f.node.release("c1");
+    REQUIRE(f.store.read().volumes.at(0).status == VolumeStatus::unmount_failed);
     f.drivers["rexray"].failing.clear();
     f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
-    CHECK(f.drivers["rexray"].count("Mount v1") == 1);
-    CHECK(f.store.read().volumes.at(0).mount_id == id);
+    CHECK(f.drivers["rexray"].count("Unmount v1 " + id) == 2); // failed, then retried by the next acquire
+    CHECK(f.drivers["rexray"].count("Mount v1") == 2);
+    CHECK(f.store.read().volumes.at(0).mount_id != id);
     CHECK(f.store.read().volumes.at(0).status == VolumeStatus::mounted);
     f.node.release("c2");
     CHECK(f.drivers["rexray"].mounted.empty());
+}
+
+TEST_CASE("a volume whose unmount is refused and that the driver no longer holds is dropped, then mounted afresh",
+          "[volumes][node][chaos]") {
+    Fixture f;
+    auto& d = f.drivers["rexray"];
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    const auto id = f.store.read().volumes.at(0).mount_id;
+    // The driver restarts and forgets its mounts: every Unmount of that ID is refused now.
+    d.mounted.clear();
+    CHECK(f.node.release("c1"));
+    CHECK(d.count("Path v1") == 1); // asked whether a mount is left: none
+    CHECK(f.store.read().empty());
+    // The same after a hook was killed between an accepted Unmount and its record: the next
+    // user's hook finds `unmounting`, its Unmount is refused, Path says none: a fresh Mount.
+    f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
+    const auto id2 = f.store.read().volumes.at(0).mount_id;
+    CHECK(id2 != id);
+    d.mounted.clear();
+    f.store.transact([](State& s) {
+        s.volumes.at(0).status = VolumeStatus::unmounting;
+        s.volumes.at(0).users.clear();
+        s.containers.clear();
+    });
+    f.node.acquire(ctr("c3"), {req("rexray", "v1")}, f.placer.placer());
+    CHECK(d.count("Unmount v1 " + id2) == 1);
+    CHECK(d.mounted.size() == 1); // c3's Mount: it uses a volume the driver holds
+    CHECK(f.store.read().volumes.at(0).mount_id != id2);
+    CHECK(f.store.read().volumes.at(0).users == std::vector<std::string>{"c3"});
+}
+
+TEST_CASE("a refused unmount the driver cannot explain stays, and gc says why", "[volumes][node][gc][chaos]") {
+    Fixture f;
+    auto& d = f.drivers["rexray"];
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
+    d.failing = {"Unmount v1", "Path v1!"};
+    f.node.release("c1");
+    auto report = f.node.gc();
+    REQUIRE(report.failures.size() == 1);
+    CHECK_THAT(report.failures[0], Catch::Contains("cannot say whether it still holds a mount") &&
+                                       Catch::Contains("the record stays, gc retries it"));
+    CHECK(f.store.read().volumes.at(0).status == VolumeStatus::unmount_failed);
+    // Not handed out meanwhile.
+    CHECK_THROWS_WITH(f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer()),
+                      Catch::Contains("an earlier unmount of it is not settled"));
+    d.failing.clear();
+    report = f.node.gc();
+    CHECK(report.failures.empty());
+    CHECK(f.store.read().empty());
 }
 
 TEST_CASE("gc releases containers whose process is gone, and keeps live ones", "[volumes][node][gc]") {
@@ -401,16 +452,16 @@ TEST_CASE("a container released while its volumes are placed (gc, its process go
 
 TEST_CASE("a volume whose undone Mount is still unsettled is not handed out without a mountpoint", "[volumes][node]") {
     Fixture f;
+    f.drivers["rexray"].failing = {"Unmount v1!"};
     // What an undo that could not reach the driver leaves, once gc's first retry failed too.
     f.store.transact([](State& s) {
         s.volumes.push_back(VolumeRecord{
             {"rexray", "v1"}, "id-1", "", {}, VolumeStatus::unmount_failed, {}, ProcessId{}, "driver unreachable"});
     });
-    const auto before = f.store.read();
     CHECK_THROWS_WITH(f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer()),
-                      Catch::Contains("volume rexray/v1 (test v1): an earlier mount of it is still being undone "
-                                      "(driver unreachable)"));
-    CHECK(f.drivers["rexray"].calls.empty());
+                      Catch::Contains("volume rexray/v1 (test v1): an earlier unmount of it is not settled (fake "
+                                      "rexray: Unmount \"v1\": unreachable)"));
+    CHECK(f.drivers["rexray"].count("Mount") == 0); // only the retried Unmount
     CHECK(f.placer.placed.empty());
     const auto after = f.store.read();
     REQUIRE(after.volumes.size() == 1);

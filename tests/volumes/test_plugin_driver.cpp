@@ -107,7 +107,7 @@ TEST_CASE("plugin driver: the real protocol against the test plugin", "[volumes]
     CHECK_THROWS_WITH(
         d->unmount("vol1", "c1"),
         "plugin testplug: VolumeDriver.Unmount \"vol1\": Unmount of vol1 with ID c1 without a matching Mount");
-    CHECK(d->path("vol1") == mp);
+    CHECK(d->path("vol1").empty());                    // the test plugin answers a Mountpoint only while mounted
     d->ensure_exists("vol1", {{"size", "2g"}}, false); // exists: no second Create
     CHECK(d->list().size() == 1);
     CHECK(d->capabilities().scope == "local");
