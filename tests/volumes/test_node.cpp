@@ -468,3 +468,31 @@ TEST_CASE("a volume whose undone Mount is still unsettled is not handed out with
     CHECK(after.volumes[0].status == VolumeStatus::unmount_failed);
     CHECK(after.containers.empty());
 }
+
+TEST_CASE("forget: the operator drops a volume whose driver is gone, never while a live user holds it",
+          "[volumes][node][gc][chaos]") {
+    Fixture f;
+    auto& d = f.drivers["rexray"];
+    f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer()); // c1: no process to watch
+    // A holder without a process (or a live container) keeps it: nothing changes.
+    CHECK_THROWS_WITH(f.node.forget({"rexray", "v1"}),
+                      Catch::Contains("volume rexray/v1 is in use by c1") && Catch::Contains("nothing was changed"));
+    f.node.acquire({"live", "oci", self_process()}, {req("rexray", "v1")}, f.placer.placer());
+    CHECK(f.node.release("c1"));
+    CHECK_THROWS_WITH(f.node.forget({"rexray", "v1"}), Catch::Contains("in use by live (oci, pid"));
+    CHECK(f.node.release("live"));
+    // The plugin is gone for good: every call fails; gc cannot settle the record.
+    f.node.acquire(ctr("c2"), {req("rexray", "v1")}, f.placer.placer());
+    d.failing = {"Unmount v1!", "Path v1!"};
+    f.node.release("c2");
+    CHECK_FALSE(f.node.gc().failures.empty());
+    const auto calls = d.calls.size();
+    const auto dropped = f.node.forget({"rexray", "v1"});
+    REQUIRE(dropped.has_value());
+    CHECK_THAT(*dropped, Catch::StartsWith("volume rexray/v1: forgot its unsettled record (mount ID ") &&
+                             Catch::Contains("without calling the driver"));
+    CHECK(d.calls.size() == calls);
+    CHECK(f.store.read().empty());
+    CHECK(f.node.gc().failures.empty());
+    CHECK_FALSE(f.node.forget({"rexray", "v1"}).has_value());
+}
