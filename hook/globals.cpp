@@ -31,7 +31,7 @@ const core::Config& Globals::config() {
 
 NodeContext::NodeContext(const core::Config& config)
     : store(volumes::open_state_store(config.state_dir)), drivers(volumes::open_driver_set(config)),
-      node(*store, *drivers, {}, volumes::MountpointPolicy(config)) {}
+      node(*store, *drivers, {}, volumes::NodeSettings::from(config)) {}
 
 namespace {
 

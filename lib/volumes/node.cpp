@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <optional>
 #include <utility>
 
@@ -80,8 +81,12 @@ std::string new_mount_id() {
     return id;
 }
 
-Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer, MountpointPolicy policy)
-    : store_(store), drivers_(drivers), observer_(std::move(observer)), policy_(std::move(policy)) {}
+NodeSettings NodeSettings::from(const core::Config& config) {
+    return NodeSettings{.mountpoints = MountpointPolicy(config), .mount_timeout = config.timeouts.mount};
+}
+
+Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer, NodeSettings settings)
+    : store_(store), drivers_(drivers), observer_(std::move(observer)), settings_(std::move(settings)) {}
 
 void Node::notify(Step step, const VolumeKey& key) const {
     if (observer_) {
@@ -144,8 +149,8 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
                 continue;
             }
             mount_ids[i] = new_mount_id();
-            s.volumes.push_back(
-                VolumeRecord{r.key(), mount_ids[i], "", r.options, VolumeStatus::mounting, {}, self, ""});
+            s.volumes.push_back(VolumeRecord{
+                r.key(), mount_ids[i], "", r.options, VolumeStatus::mounting, {}, self, "", std::time(nullptr)});
         }
         s.containers.push_back(std::move(c));
     });
@@ -324,7 +329,7 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
         mountpoint = driver.mount(r.name, mount_id);
         // The one place a Mountpoint is checked: here the ID is known, so a refused one is
         // unmounted again at the driver rather than left held under an ID nothing undoes.
-        if (const auto why = policy_.refusal(r.driver, mountpoint)) {
+        if (const auto why = settings_.mountpoints.refusal(r.driver, mountpoint)) {
             driver.unmount(r.name, mount_id);
             throw DriverError(fmt::format("driver {}: Mount of {} returned the mountpoint {}, which is refused: {} "
                                           "(unmounted it again at the driver)",

@@ -2,6 +2,7 @@
 // safety through intents, rollback, idempotent release and gc.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,11 +57,22 @@ struct GcReport {
     std::vector<std::string> failures;
 };
 
+/// What the node logic takes from the configuration.
+struct NodeSettings {
+    /// A Mountpoint it refuses is unmounted again at the driver (same ID) and the acquire fails.
+    MountpointPolicy mountpoints;
+    /// The deadline of a Mount (core::Timeouts::mount): until it has passed since a dead
+    /// hook's `mounting` intent, its Mount may still land at the driver, so a refused Unmount
+    /// does not yet prove that nothing was mounted.
+    std::chrono::milliseconds mount_timeout{120'000};
+
+    [[nodiscard]] static NodeSettings from(const core::Config& config);
+};
+
 class Node {
   public:
-    /// `store` and `drivers` must outlive the Node. A Mountpoint `policy` refuses is unmounted
-    /// again at the driver (same ID) and the acquire fails.
-    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {}, MountpointPolicy policy = {});
+    /// `store` and `drivers` must outlive the Node.
+    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {}, NodeSettings settings = {});
 
     /// Takes every requested volume for the container (the driver's Mount only for the first
     /// user on the node) and places each with `place`. All or nothing: when one fails, the
@@ -122,7 +134,7 @@ class Node {
     StateStore& store_;
     DriverSet& drivers_;
     StepObserver observer_;
-    MountpointPolicy policy_;
+    NodeSettings settings_;
 };
 
 /// The mountpoint of `key` when `holder` holds it fully (its record active, the volume mounted),

@@ -1,5 +1,7 @@
 // Recovery: what a hook that died left behind, and unmounts that failed.
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -56,6 +58,18 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
             // Refused: the hook that died may have had its Unmount accepted already, or the
             // driver forgot its mounts (it restarted). Its Path says which.
             settle_refused_unmount(key, e.what(), report);
+            return;
+        }
+        // The dead hook's Mount may still be on its way through the driver (a slow attach
+        // outlives the hook that runc killed): until its deadline, a refusal proves nothing.
+        const std::int64_t deadline =
+            v.intent_at + std::chrono::ceil<std::chrono::seconds>(settings_.mount_timeout).count();
+        if (v.intent_at != 0 && std::time(nullptr) <= deadline) {
+            say(report, &GcReport::failures,
+                fmt::format("volume {}: the interrupted Mount (mount ID {}) may still land at the driver until its "
+                            "deadline, {} s from now; the record stays, gc retries it then (the driver refused "
+                            "the Unmount: {})",
+                            describe(key), v.mount_id, deadline - std::time(nullptr) + 1, e.what()));
             return;
         }
         outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})",

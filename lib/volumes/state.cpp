@@ -47,6 +47,9 @@ void to_json(json& j, const VolumeRecord& v) {
     j = json{{"driver", v.key.driver},     {"name", v.key.name},       {"mount_id", v.mount_id},
              {"mountpoint", v.mountpoint}, {"options", v.options},     {"status", v.status},
              {"users", v.users},           {"intent_by", v.intent_by}, {"last_error", v.last_error}};
+    if (v.intent_at != 0) {
+        j["intent_at"] = v.intent_at;
+    }
 }
 void from_json(const json& j, VolumeRecord& v) {
     read_key(j, v.key);
@@ -60,6 +63,7 @@ void from_json(const json& j, VolumeRecord& v) {
     j.at("users").get_to(v.users);
     from_json(j.at("intent_by"), v.intent_by);
     j.at("last_error").get_to(v.last_error);
+    v.intent_at = j.value("intent_at", std::int64_t{0});
 }
 
 void to_json(json& j, const Placement& p) {

@@ -50,6 +50,9 @@ struct VolumeRecord {
     std::vector<std::string> users; ///< container ids holding the volume
     ProcessId intent_by;            ///< the hook that set `mounting`/`unmounting`
     std::string last_error;         ///< the last failed driver call, for gc and list
+    /// When `mounting` was recorded (seconds since the epoch; 0: unknown): a Mount sent then
+    /// may still be in flight at the driver until its deadline, even after its hook died.
+    std::int64_t intent_at = 0;
 };
 
 /// Where one of a container's volumes went.

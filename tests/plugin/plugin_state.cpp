@@ -31,6 +31,11 @@ bool PluginState::exists(const std::string& name) const {
     return fs::is_directory(root_ / name);
 }
 
+PluginState::PluginState(std::filesystem::path root, std::string scope)
+    : root_(std::move(root)), scope_(std::move(scope)) {
+    save_mounts(); // a restarted plugin has forgotten every mount ID
+}
+
 void PluginState::save_mounts() {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [name, ids] : mounts_) {
@@ -72,6 +77,7 @@ Answer PluginState::mount(const std::string& name, const std::string& id) {
         return error("no such volume: " + name);
     }
     ++mounts_[name][id];
+    std::ofstream(root_ / name / kMountedMarker) << "mounted\n";
     save_mounts();
     return {200, {{"Mountpoint", (root_ / name).string()}, {"Err", ""}}};
 }
@@ -82,6 +88,10 @@ Answer PluginState::unmount(const std::string& name, const std::string& id) {
         return error("Unmount of " + name + " with ID " + id + " without a matching Mount");
     }
     --n;
+    if (!mounted(name)) {
+        std::error_code ec;
+        fs::remove(root_ / name / kMountedMarker, ec);
+    }
     save_mounts();
     return {200, {{"Err", ""}}};
 }

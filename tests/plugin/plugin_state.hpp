@@ -23,7 +23,14 @@ struct Answer {
 /// while the volume is mounted (as REX-Ray). Thread-safe.
 class PluginState {
   public:
-    PluginState(std::filesystem::path root, std::string scope) : root_(std::move(root)), scope_(std::move(scope)) {}
+    /// Forgets every mount ID an earlier instance had, as a restarted in-memory plugin does.
+    PluginState(std::filesystem::path root, std::string scope);
+
+    /// A file in the volume's directory from its first Mount until an Unmount leaves no ID
+    /// holding it: what a container sees through the volume tells whether the volume is
+    /// mounted right then. Like a kernel mount, it outlives a restart of the plugin (which
+    /// forgot the IDs, so it stays until a Mount and Unmount of the new instance).
+    static constexpr const char* kMountedMarker = ".dvdi-mounted";
 
     /// Handles `/METHOD` with the request JSON (null for an empty body).
     Answer handle(const std::string& method, const nlohmann::json& request);

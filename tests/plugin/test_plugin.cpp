@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -34,6 +35,13 @@ TestPlugin::TestPlugin(TestPluginOptions options)
     fs::create_directories(socket_dir());
     fs::create_directories(spec_dir());
     write_file(dir_ / "control.json", "{}\n");
+    start();
+    if (options_.wait_ready && options_.socket_delay.count() == 0) {
+        wait_ready();
+    }
+}
+
+void TestPlugin::start() {
     std::vector<std::string> args = {plugin_binary().string(),
                                      "--root",
                                      volumes_dir().string(),
@@ -73,9 +81,25 @@ TestPlugin::TestPlugin(TestPluginOptions options)
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
-    if (options_.wait_ready && options_.socket_delay.count() == 0) {
-        wait_ready();
+}
+
+void TestPlugin::restart() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
     }
+    fs::remove(dir_ / "ready");
+    ++restarts_;
+    {
+        std::ofstream record(dir_ / "calls.jsonl", std::ios::app);
+        record << nlohmann::json{{"restart", restarts_}}.dump() << "\n";
+    }
+    const auto delay = options_.socket_delay;
+    options_.socket_delay = std::chrono::milliseconds(0);
+    start();
+    options_.socket_delay = delay;
+    wait_ready();
 }
 
 TestPlugin::~TestPlugin() {
@@ -151,8 +175,15 @@ std::vector<nlohmann::json> TestPlugin::calls(const std::string& method) const {
     std::string text = read_file(dir_ / "calls.jsonl");
     text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1); // a line being written
     std::istringstream in(text);
+    int instance = 0;
     for (std::string line; std::getline(in, line);) {
         auto j = nlohmann::json::parse(line);
+        if (j.contains("restart")) {
+            instance = j["restart"].get<int>();
+            by_start.clear(); // a new instance counts its ticks from 0 again
+            continue;
+        }
+        j["instance"] = instance;
         if (j.contains("call")) {
             if (const auto it = by_start.find(j["call"].get<long>()); it != by_start.end()) {
                 all[it->second]["end"] = j["end"];

@@ -67,13 +67,21 @@ class TestPlugin {
 
     /// Stops and reaps the plugin now (the destructor does it otherwise).
     void stop();
+    /// SIGKILLs the plugin and starts it again on the same socket and volumes: it has
+    /// forgotten its mounts. The record gets a line {"restart": N}; calls() tags each call with
+    /// "instance": the number of restarts before it.
+    void restart();
+    [[nodiscard]] int restarts() const { return restarts_; }
 
   private:
+    void start();
+
     TestPluginOptions options_;
     TempDir tmp_;
     fs::path dir_;
     pid_t pid_ = -1;
     nlohmann::json control_ = nlohmann::json::object();
+    int restarts_ = 0;
 };
 
 } // namespace dvdi::test

@@ -124,7 +124,7 @@ TEST_CASE("policy: a Mountpoint whose symlinks lead to a system directory is ref
 TEST_CASE("node: a refused Mountpoint is unmounted with the same ID and nothing is recorded", "[volumes][policy]") {
     test::MemoryStateStore store;
     test::FakeDriverSet drivers;
-    Node node(store, drivers, {}, MountpointPolicy{});
+    Node node(store, drivers, {}, NodeSettings{});
     const auto placer = [](const Request&, const std::string& mp) { return mp; };
     for (const std::string bad : {"/", "/etc", "relative"}) {
         INFO(bad);
