@@ -64,12 +64,12 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
         // outlives the hook that runc killed): until its deadline, a refusal proves nothing.
         const std::int64_t deadline =
             v.intent_at + std::chrono::ceil<std::chrono::seconds>(settings_.mount_timeout).count();
-        if (v.intent_at != 0 && std::time(nullptr) <= deadline) {
+        if (v.intent_at != 0 && std::time(nullptr) < deadline) {
             say(report, &GcReport::failures,
                 fmt::format("volume {}: the interrupted Mount (mount ID {}) may still land at the driver until its "
                             "deadline, {} s from now; the record stays, gc retries it then (the driver refused "
                             "the Unmount: {})",
-                            describe(key), v.mount_id, deadline - std::time(nullptr) + 1, e.what()));
+                            describe(key), v.mount_id, deadline - std::time(nullptr), e.what()));
             return;
         }
         outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})",

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <future>
 #include <thread>
 
@@ -495,4 +496,56 @@ TEST_CASE("forget: the operator drops a volume whose driver is gone, never while
     CHECK(f.store.read().empty());
     CHECK(f.node.gc().failures.empty());
     CHECK_FALSE(f.node.forget({"rexray", "v1"}).has_value());
+}
+
+TEST_CASE("gc gives a dead hook's Mount until its deadline before a refused Unmount counts as never sent",
+          "[volumes][node][gc][chaos]") {
+    MemoryStateStore store;
+    FakeDriverSet drivers;
+    // runc killed the hook at its timeout while the plugin was still attaching: the Mount may
+    // land after the hook died. Within the deadline the record stays; past it, it goes.
+    Node node(store, drivers, {}, NodeSettings{.mount_timeout = std::chrono::seconds(60)});
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    const auto dead = process_id(child);
+    REQUIRE(dead.has_value());
+    ::waitpid(child, nullptr, 0);
+    store.transact([&](State& s) {
+        s.volumes.push_back(VolumeRecord{{"rexray", "v1"},
+                                         "late",
+                                         "",
+                                         {},
+                                         VolumeStatus::mounting,
+                                         {},
+                                         *dead,
+                                         "",
+                                         static_cast<std::int64_t>(std::time(nullptr))});
+    });
+    auto report = node.gc();
+    REQUIRE(report.failures.size() == 1);
+    CHECK_THAT(report.failures[0], Catch::Contains("may still land at the driver until its deadline"));
+    CHECK(store.read().volumes.at(0).status == VolumeStatus::mounting);
+    // The late Mount lands; the next gc's Unmount is accepted.
+    drivers["rexray"].mounted[{"v1", "late"}] = 1;
+    report = node.gc();
+    CHECK(report.failures.empty());
+    CHECK(drivers["rexray"].mounted.empty());
+    CHECK(store.read().empty());
+    // One that never lands: dropped once its deadline has passed.
+    store.transact([&](State& s) {
+        s.volumes.push_back(VolumeRecord{{"rexray", "v1"},
+                                         "never",
+                                         "",
+                                         {},
+                                         VolumeStatus::mounting,
+                                         {},
+                                         *dead,
+                                         "",
+                                         static_cast<std::int64_t>(std::time(nullptr)) - 61});
+    });
+    report = node.gc();
+    CHECK(report.failures.empty());
+    CHECK(store.read().empty());
 }
