@@ -82,7 +82,9 @@ std::string new_mount_id() {
 }
 
 NodeSettings NodeSettings::from(const core::Config& config) {
-    return NodeSettings{.mountpoints = MountpointPolicy(config), .mount_timeout = config.timeouts.mount};
+    const auto& t = config.timeouts;
+    return NodeSettings{.mountpoints = MountpointPolicy(config),
+                        .mount_window = t.create + t.mount + 2 * t.retry_budget};
 }
 
 Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer, NodeSettings settings)
@@ -112,7 +114,10 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
         if (std::find(keys.begin(), keys.end(), v.key) == keys.end()) {
             continue;
         }
-        if (v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) {
+        // Only what a hook that died left: a live hook's intent is its own (it holds the lock
+        // unless the state was changed by hand), as gc judges it too.
+        if ((v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
+            !process_alive(v.intent_by)) {
             resolve_interrupted(v.key, nullptr);
         } else if (v.status == VolumeStatus::unmount_failed) {
             retry_unmount(v.key, nullptr);

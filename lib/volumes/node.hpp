@@ -61,10 +61,10 @@ struct GcReport {
 struct NodeSettings {
     /// A Mountpoint it refuses is unmounted again at the driver (same ID) and the acquire fails.
     MountpointPolicy mountpoints;
-    /// The deadline of a Mount (core::Timeouts::mount): until it has passed since a dead
-    /// hook's `mounting` intent, its Mount may still land at the driver, so a refused Unmount
-    /// does not yet prove that nothing was mounted.
-    std::chrono::milliseconds mount_timeout{120'000};
+    /// How long after a `mounting` intent its Mount may still land at the driver, even when
+    /// the hook that sent it died: the Create and Mount deadlines and two retry budgets
+    /// (core::Timeouts). Within it a refused Unmount does not prove that nothing was mounted.
+    std::chrono::milliseconds mount_window{120'000 + 120'000 + 2 * 30'000};
 
     [[nodiscard]] static NodeSettings from(const core::Config& config);
 };

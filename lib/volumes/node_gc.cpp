@@ -43,9 +43,11 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
     try {
         drivers_.get(key.driver).unmount(key.name, v.mount_id);
     } catch (const DriverUnreachable& e) {
+        // A `mounting` record stays `mounting` (only its error is noted), so that its Mount's
+        // window is still honoured when the driver answers again.
         store_.transact([&](State& st) {
             if (VolumeRecord* r = st.find_volume(key)) {
-                r->status = VolumeStatus::unmount_failed;
+                r->status = was_mounting ? VolumeStatus::mounting : VolumeStatus::unmount_failed;
                 r->last_error = e.what();
             }
         });
@@ -63,7 +65,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
         // The dead hook's Mount may still be on its way through the driver (a slow attach
         // outlives the hook that runc killed): until its deadline, a refusal proves nothing.
         const std::int64_t deadline =
-            v.intent_at + std::chrono::ceil<std::chrono::seconds>(settings_.mount_timeout).count();
+            v.intent_at + std::chrono::ceil<std::chrono::seconds>(settings_.mount_window).count();
         if (v.intent_at != 0 && std::time(nullptr) < deadline) {
             say(report, &GcReport::failures,
                 fmt::format("volume {}: the interrupted Mount (mount ID {}) may still land at the driver until its "

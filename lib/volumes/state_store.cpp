@@ -27,6 +27,15 @@ namespace {
 
 using core::UniqueFd;
 
+// Whether `path` still names the file open as `fd` (a lock file may have been removed, and
+// another created in its place, since it was opened).
+bool names_locked_file(int fd, const std::string& path) noexcept {
+    struct stat held {};
+    struct stat named {};
+    return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+           held.st_dev == named.st_dev;
+}
+
 // An flock(2) on a file that is created when missing. A volume's lock file is removed with
 // the volume's last record (by its holder, before it unlocks), so a hook that waited on it may
 // wake up holding a file no longer in the directory: it checks that the path still names the
@@ -49,17 +58,19 @@ class FileLock final : public Lock {
                     core::throw_errno("flock", path_);
                 }
             }
-            struct stat held {};
-            struct stat named {};
-            if (::fstat(fd_.get(), &held) == 0 && ::lstat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
-                held.st_dev == named.st_dev) {
+            if (names_locked_file(fd_.get(), path_)) {
                 return;
             }
         }
     }
 
-    /// Removes the file while the lock is still held (then unlocks as it closes).
-    void remove() noexcept { ::unlink(path_.c_str()); }
+    /// Removes the file while the lock is still held (then unlocks as it closes), unless the
+    /// path names another file by now.
+    void remove() noexcept {
+        if (names_locked_file(fd_.get(), path_)) {
+            ::unlink(path_.c_str());
+        }
+    }
 
   private:
     std::string path_;
@@ -176,12 +187,18 @@ class FileStateStore final : public StateStore {
         std::size_t removed = 0;
         for (const auto& name : unneeded) {
             // Not waited for: a lock some hook holds is in use (it removes the file itself).
-            UniqueFd fd(::open((locks_dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            const std::string path = locks_dir_ + "/" + name;
+            UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
             if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
                 continue;
             }
+            // The file locked must be the one the path names: its holder may have removed it
+            // meanwhile, and another hook created and locked a new one there.
+            if (!names_locked_file(fd.get(), path)) {
+                continue;
+            }
             // Holding it, no record of its volume can appear (recording one takes this lock).
-            if (!needed_lock_names(read()).contains(name) && ::unlink((locks_dir_ + "/" + name).c_str()) == 0) {
+            if (!needed_lock_names(read()).contains(name) && ::unlink(path.c_str()) == 0) {
                 ++removed;
             }
         }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -84,6 +85,14 @@ void check_option(std::string_view key, std::string_view value, bool env_form, c
     if (key.empty()) {
         throw input_error(field, value, "an option key cannot be empty");
     }
+    // Options are stored in the node state and sent to the driver: bounded, so that a tenant
+    // cannot fill /run or make every hook of the node parse megabytes.
+    if (key.size() > kMaxOptionKey) {
+        throw input_error(field, key, fmt::format("an option key is at most {} bytes", kMaxOptionKey));
+    }
+    if (value.size() > kMaxOptionValue) {
+        throw input_error(field, value, fmt::format("an option value is at most {} bytes", kMaxOptionValue));
+    }
     if (key.find_first_of("=,") != std::string_view::npos || has_control(key)) {
         throw input_error(field, key, "an option key cannot contain '=', ',' or control characters");
     }
@@ -97,11 +106,13 @@ void check_option(std::string_view key, std::string_view value, bool env_form, c
 }
 
 void check_unique_option_keys(const Options& options, const std::string& field) {
-    for (std::size_t i = 1; i < options.size(); ++i) {
-        for (std::size_t k = 0; k < i; ++k) {
-            if (options[k].first == options[i].first) {
-                throw input_error(field, options[i].first, "an option key may appear only once");
-            }
+    if (options.size() > kMaxOptions) {
+        throw input_error(field, options[kMaxOptions].first, fmt::format("at most {} options per volume", kMaxOptions));
+    }
+    std::set<std::string_view> seen;
+    for (const auto& [key, value] : options) {
+        if (!seen.insert(key).second) {
+            throw input_error(field, key, "an option key may appear only once");
         }
     }
 }
@@ -114,6 +125,9 @@ std::string normalize_container_path(std::string_view path, PathRule rule, const
         throw input_error(field, path, "a container path cannot contain NUL");
     }
     require_utf8(path, field, "a container path");
+    if (path.size() > kMaxContainerPath) {
+        throw input_error(field, path, fmt::format("a container path is at most {} bytes", kMaxContainerPath));
+    }
     const bool absolute = path[0] == '/';
     if (!absolute && rule == PathRule::absolute) {
         throw input_error(field, path, "a container path must be absolute");
@@ -153,6 +167,10 @@ std::string normalize_container_path(std::string_view path, PathRule rule, const
 }
 
 void check_unique(const std::vector<Request>& requests) {
+    if (requests.size() > kMaxVolumes) {
+        const Request& r = requests[kMaxVolumes];
+        throw input_error(r.origin, r.name, fmt::format("at most {} volumes per container", kMaxVolumes));
+    }
     std::map<std::string, const Request*> by_name;
     std::map<std::string, const Request*> by_path;
     for (const Request& r : requests) {

@@ -12,6 +12,14 @@
 
 namespace dvdi::volumes {
 
+/// Bounds on what one container may ask for: its requests are stored in the node state, which
+/// every hook of the node reads.
+inline constexpr std::size_t kMaxVolumes = 64;         ///< volumes per container
+inline constexpr std::size_t kMaxOptions = 64;         ///< options per volume
+inline constexpr std::size_t kMaxOptionKey = 256;      ///< bytes
+inline constexpr std::size_t kMaxOptionValue = 4096;   ///< bytes
+inline constexpr std::size_t kMaxContainerPath = 4096; ///< bytes (PATH_MAX)
+
 /// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 /// U+10FFFF). Every string of a request must be: it is written to JSON (state, plugin calls).
 [[nodiscard]] bool is_valid_utf8(std::string_view text) noexcept;
@@ -27,11 +35,13 @@ void check_volume_name(std::string_view name, const std::string& field);
 /// A driver name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (it becomes a file name in discovery).
 void check_driver_name(std::string_view driver, const std::string& field);
 
-/// One driver option. Keys: non-empty, no '=', ',' or control characters. Values: no control
-/// characters, and no ',' when `env_form` (OPTS is comma-separated). Both UTF-8.
+/// One driver option. Keys: 1-256 bytes, no '=', ',' or control characters. Values: at most
+/// 4096 bytes, no control characters, and no ',' when `env_form` (OPTS is comma-separated).
+/// Both UTF-8.
 void check_option(std::string_view key, std::string_view value, bool env_form, const std::string& field);
 
-/// Every key of `options` once at most; throws naming `field` and the repeated key.
+/// Every key of `options` once at most, and at most kMaxOptions of them; throws naming `field`
+/// and the repeated (or first excess) key.
 void check_unique_option_keys(const Options& options, const std::string& field);
 
 enum class PathRule {
@@ -45,8 +55,8 @@ enum class PathRule {
 /// /proc or /sys, or names the container root ("/") or the sandbox itself (".").
 [[nodiscard]] std::string normalize_container_path(std::string_view path, PathRule rule, const std::string& field);
 
-/// The rules across the requests of one container: the same (driver, name) twice, the same
-/// name with two drivers, or two volumes at the same container path. The error names the later
+/// The rules across the requests of one container: at most kMaxVolumes, not the same (driver,
+/// name) twice, the same name with two drivers, or two volumes at the same container path. The error names the later
 /// request's origin.
 void check_unique(const std::vector<Request>& requests);
 

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const long kill_after = std::strtol(argv[2], nullptr, 10);
+    const pid_t self = ::getpid();
     const pid_t hook = ::fork();
     if (hook < 0) {
         return 1;
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
         // When the runtime kills this wrapper (its hook timeout), the hook dies with it, as if
         // the runtime had killed the hook itself.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() == 1) {
+        if (::getppid() != self) {
             ::_exit(137);
         }
         ::execv(argv[4], argv + 4);

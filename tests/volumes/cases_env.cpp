@@ -15,7 +15,7 @@ const std::string kDriverRule = "a driver name must match ^[A-Za-z0-9][A-Za-z0-9
 
 std::vector<Case> good_cases() {
     const std::string n255(255, 'n');
-    const std::string big_value(100'000, 'v');
+    const std::string big_value(4096, 'v');
     std::string ten;
     std::vector<volumes::Request> ten_expected;
     for (int i = 0; i < 10; ++i) {
@@ -57,7 +57,7 @@ std::vector<Case> good_cases() {
          {req("ebs", "v1", "DVDI_VOLUME_NAME")}},
         {"unicode name", "DVDI_VOLUME_NAME=données-卷-🚀", {req("rexray", "données-卷-🚀", "DVDI_VOLUME_NAME")}},
         {"a name of 255 bytes", "DVDI_VOLUME_NAME=" + n255, {req("rexray", n255, "DVDI_VOLUME_NAME")}},
-        {"an option value of 100 kB",
+        {"an option value of 4096 bytes (the most)",
          "DVDI_VOLUME_NAME=v\nDVDI_VOLUME_OPTS=k=" + big_value,
          {req("rexray", "v", "DVDI_VOLUME_NAME", {}, {{"k", big_value}})}},
         {"missing container path",
@@ -150,6 +150,16 @@ std::vector<Case> bad_cases() {
         {"the name '..'", "DVDI_VOLUME_NAME=..", {}, "DVDI_VOLUME_NAME: \"..\": a volume name cannot be '.' or '..'"},
         // An attacker climbs out of the container root lexically, or aims at the container's
         // kernel interfaces: refused with the variable named, never normalised into place.
+        // What a tenant would try to fill the node state (and /run) with.
+        {"an option value of 4097 bytes",
+         "DVDI_VOLUME_NAME=v\nDVDI_VOLUME_OPTS=k=" + std::string(4097, 'v'),
+         {},
+         "DVDI_VOLUME_OPTS: \"" + std::string(80, 'v') + "\"... (4097 bytes): an option value is at most 4096 bytes"},
+        {"a container path of 5000 bytes",
+         "DVDI_VOLUME_NAME=v\nDVDI_VOLUME_CONTAINERPATH=/" + std::string(4999, 'p'),
+         {},
+         "DVDI_VOLUME_CONTAINERPATH: \"/" + std::string(79, 'p') +
+             "\"... (5000 bytes): a container path is at most 4096 bytes"},
         {"'..' in a container path, even one that would stay inside the root",
          "DVDI_VOLUME_NAME=v\nDVDI_VOLUME_CONTAINERPATH=/x/../../etc",
          {},

@@ -228,6 +228,7 @@ TEST_CASE("a volume whose unmount is refused and that the driver no longer holds
     d.mounted.clear();
     f.store.transact([](State& s) {
         s.volumes.at(0).status = VolumeStatus::unmounting;
+        s.volumes.at(0).intent_by = ProcessId{1, 1}; // the killed poststop (pid 1 never started at tick 1)
         s.volumes.at(0).users.clear();
         s.containers.clear();
     });
@@ -306,7 +307,9 @@ TEST_CASE("gc keeps an interrupted mount when the driver cannot be reached", "[v
     const auto report = f.node.gc();
     REQUIRE(report.failures.size() == 1);
     CHECK_THAT(report.failures[0], Catch::Contains("will retry"));
-    CHECK(f.store.read().volumes.at(0).status == VolumeStatus::unmount_failed);
+    // Still `mounting`: its Mount's window holds when the driver answers again.
+    CHECK(f.store.read().volumes.at(0).status == VolumeStatus::mounting);
+    CHECK_THAT(f.store.read().volumes.at(0).last_error, Catch::Contains("unreachable"));
 }
 
 TEST_CASE("a live hook's intent is left alone by gc", "[volumes][node][gc]") {
@@ -504,7 +507,7 @@ TEST_CASE("gc gives a dead hook's Mount until its deadline before a refused Unmo
     FakeDriverSet drivers;
     // runc killed the hook at its timeout while the plugin was still attaching: the Mount may
     // land after the hook died. Within the deadline the record stays; past it, it goes.
-    Node node(store, drivers, {}, NodeSettings{.mount_timeout = std::chrono::seconds(60)});
+    Node node(store, drivers, {}, NodeSettings{.mount_window = std::chrono::seconds(60)});
     const pid_t child = ::fork();
     if (child == 0) {
         ::_exit(0);

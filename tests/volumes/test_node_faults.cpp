@@ -36,7 +36,7 @@ struct Rig {
     GcReport gc() const {
         const auto store = open_state_store(dir);
         const auto drivers = open_driver_set(config);
-        return Node(*store, *drivers, {}, NodeSettings{.mount_timeout = std::chrono::milliseconds(0)}).gc();
+        return Node(*store, *drivers, {}, NodeSettings{.mount_window = std::chrono::milliseconds(0)}).gc();
     }
     void acquire(const std::string& id, const std::vector<std::string>& names) const {
         const auto store = open_state_store(dir);
