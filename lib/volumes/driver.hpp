@@ -12,8 +12,9 @@
 
 namespace dvdi::volumes {
 
-/// A driver call failed. what() reads `plugin NAME: VolumeDriver.CALL "VOLUME": <plugin's Err>`
-/// (or `driver local: ...` for the built-in driver).
+/// A driver call failed. what() reads `plugin NAME: VolumeDriver.CALL "VOLUME": "<plugin's Err>"`
+/// (or `driver local: ...` for the built-in driver). A plugin's own text is always quoted
+/// (core::quote): what() holds no control character, whatever the plugin sent.
 class DriverError : public core::Error {
   public:
     using core::Error::Error;
@@ -47,7 +48,8 @@ class Driver {
     /// with `options` unless `explicit_create` (then it is a DriverError). Throws DriverError.
     virtual void ensure_exists(const std::string& volume, const Options& options, bool explicit_create) = 0;
 
-    /// Mounts the volume on the node for user `id`; returns the host mountpoint (absolute).
+    /// Mounts the volume on the node for user `id`; returns the host mountpoint as the driver
+    /// reported it (a plugin's may be empty, relative or anywhere: the node checks it).
     virtual std::string mount(const std::string& volume, const std::string& id) = 0;
 
     /// Undoes mount(volume, id) with the same id.

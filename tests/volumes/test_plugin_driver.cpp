@@ -85,7 +85,7 @@ TEST_CASE("plugin driver: HTTP errors and timeouts are never retried", "[volumes
     fake->answer = [](const std::string& m, const std::string&) {
         return activate_or(m, reply(500, R"({"Err":"backend down"})"));
     };
-    CHECK_THROWS_WITH(d.mount("vol1", "c1"), "plugin rexray: VolumeDriver.Mount \"vol1\": backend down");
+    CHECK_THROWS_WITH(d.mount("vol1", "c1"), "plugin rexray: VolumeDriver.Mount \"vol1\": \"backend down\"");
     fake->answer = [](const std::string&, const std::string&) -> volumes::http::Response {
         throw HttpError(HttpError::Kind::timeout, "no complete answer before the deadline");
     };
@@ -106,7 +106,7 @@ TEST_CASE("plugin driver: the real protocol against the test plugin", "[volumes]
     d->unmount("vol1", "c1");
     CHECK_THROWS_WITH(
         d->unmount("vol1", "c1"),
-        "plugin testplug: VolumeDriver.Unmount \"vol1\": Unmount of vol1 with ID c1 without a matching Mount");
+        "plugin testplug: VolumeDriver.Unmount \"vol1\": \"Unmount of vol1 with ID c1 without a matching Mount\"");
     CHECK(d->path("vol1") == mp);
     d->ensure_exists("vol1", {{"size", "2g"}}, false); // exists: no second Create
     CHECK(d->list().size() == 1);
@@ -140,7 +140,7 @@ TEST_CASE("plugin driver: Create without options sends null Opts; explicit creat
     auto d = open(plugin);
     CHECK_THROWS_WITH(d->ensure_exists("v", {}, true),
                       Catch::StartsWith("plugin testplug: VolumeDriver.Get \"v\": no such volume and explicit create "
-                                        "is on (no such volume: v)"));
+                                        "is on (\"no such volume: v\")"));
     CHECK(plugin.calls("VolumeDriver.Create").empty());
     d->ensure_exists("v", {}, false);
     CHECK(plugin.calls("VolumeDriver.Create").at(0)["body"] == nlohmann::json{{"Name", "v"}, {"Opts", nullptr}});
@@ -166,8 +166,8 @@ TEST_CASE("plugin driver: errors carry the driver, the call, the volume and the 
     d->ensure_exists("vol1", {}, false);
     const std::string prefix = "plugin testplug: VolumeDriver.Mount \"vol1\": ";
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"500", prefix + "test plugin: injected failure"},
-        {"200err", prefix + "test plugin: injected failure"},
+        {"500", prefix + "\"test plugin: injected failure\""},
+        {"200err", prefix + "\"test plugin: injected failure\""},
         {"empty", prefix + "empty answer (HTTP 200 without a body)"},
         {"garbage", prefix + "unparsable answer \"<html>this is not JSON{\""},
         {"404", prefix + "HTTP 404: \"404 page not found\""},
@@ -184,7 +184,7 @@ TEST_CASE("plugin driver: errors carry the driver, the call, the volume and the 
     CHECK(d->mount("vol1", "c1") == (plugin.volumes_dir() / "vol1").string());
     plugin.behave("Plugin.Activate", "noimpl");
     CHECK_THROWS_WITH(open(plugin)->list(), "plugin testplug: Plugin.Activate: does not implement VolumeDriver "
-                                            "(Implements: [\"NetworkDriver\"])");
+                                            "(Implements: \"[\\\"NetworkDriver\\\"]\")");
 }
 
 TEST_CASE("plugin driver: keep-alive reuses one connection; TCP on loopback works the same", "[volumes][drivers]") {
