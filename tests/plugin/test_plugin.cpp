@@ -155,8 +155,11 @@ std::vector<nlohmann::json> TestPlugin::calls(const std::string& method) const {
         auto j = nlohmann::json::parse(line);
         if (j.contains("call")) {
             if (const auto it = by_start.find(j["call"].get<long>()); it != by_start.end()) {
-                all[it->second]["end"] = j["end"];
-                all[it->second]["status"] = j["status"];
+                for (const auto& [k, v] : j.items()) {
+                    if (k != "call") {
+                        all[it->second][k] = v;
+                    }
+                }
             }
             continue;
         }

@@ -246,3 +246,32 @@ TEST_CASE("plugin driver: a socket that appears late is found and used within th
     d->ensure_exists("v", {}, false);
     CHECK(plugin.calls("VolumeDriver.Create").size() == 1);
 }
+
+TEST_CASE("plugin driver: Mount returns the plugin's Mountpoint as it is, for the node to check",
+          "[volumes][drivers][attack]") {
+    // A plugin hands out `/`, a system directory, a relative or an empty path: the driver does
+    // not judge it (the node is the one place that does, and sends the Unmount when it refuses
+    // one), so it must come back unchanged, and the mount stays counted under its ID.
+    test::TestPlugin plugin;
+    auto d = open(plugin);
+    d->ensure_exists("v", {}, false);
+    int n = 0;
+    for (const std::string value : {"/", "/etc", "relative/dir", ""}) {
+        INFO(value);
+        const std::string id = "c" + std::to_string(++n);
+        plugin.behave("VolumeDriver.Mount", "mountpoint:" + value);
+        CHECK(d->mount("v", id) == value);
+        CHECK(plugin.mounts()["v"][id] == 1);
+        d->unmount("v", id); // accepted: the plugin counted the Mount under that ID
+    }
+
+    // Absent, null or not a string: empty.
+    auto transport = std::make_unique<FakeTransport>();
+    auto* fake = transport.get();
+    volumes::PluginDriver f("rexray", std::move(transport), core::Timeouts{}, std::make_shared<FakeTimer>());
+    for (const std::string body : {R"({"Err":""})", R"({"Mountpoint":null})", R"({"Mountpoint":42})"}) {
+        INFO(body);
+        fake->answer = [&](const std::string& m, const std::string&) { return activate_or(m, reply(200, body)); };
+        CHECK(f.mount("v", "c1").empty());
+    }
+}
