@@ -141,10 +141,9 @@ void run_stage(void (*stage)(Globals&, const MesosFiles&), Globals& g, const Mes
         stage(g, f);
     } catch (const std::exception& e) {
         if (!f.error.empty()) {
-            std::string line = e.what();
-            std::replace(line.begin(), line.end(), '\n', ' ');
             try {
-                write_file(f.error, line + "\n");
+                // One line, whatever a plugin's text held: Mesos shows it as the failure message.
+                write_file(f.error, core::printable(e.what()) + "\n");
             } catch (const std::exception& w) {
                 core::log::warn("cannot write the error file: {}", w.what());
             }

@@ -16,6 +16,19 @@ std::string sys_message(const std::string& op, const std::string& path, int err)
     return fmt::format("{}(`{}`): {}", op, path, std::strerror(err));
 }
 
+// Appends the character at s[i]: a well-formed UTF-8 sequence as it is, a control character
+// (below 0x20, or 0x7F) or a byte that is not UTF-8 as \xNN. Returns the bytes of s it took.
+std::size_t append_printable(std::string& out, std::string_view s, std::size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c >= 0x20 && c != 0x7F ? utf8_sequence(s, i) : 0;
+    if (n == 0) {
+        out += fmt::format("\\x{:02x}", c);
+        return 1;
+    }
+    out.append(s.substr(i, n));
+    return n;
+}
+
 } // namespace
 
 SysError::SysError(std::string op, std::string path, int err)
@@ -69,25 +82,27 @@ std::string quote(std::string_view value, std::size_t max) {
     std::string out = "\"";
     const std::size_t end = std::min(value.size(), max);
     for (std::size_t i = 0; i < end;) {
-        const auto c = static_cast<unsigned char>(value[i]);
+        const char c = value[i];
         if (c == '"' || c == '\\') {
             out += '\\';
-            out += static_cast<char>(c);
+            out += c;
             ++i;
-        } else if (c >= 0x20 && c < 0x7F) {
-            out += static_cast<char>(c);
-            ++i;
-        } else if (const std::size_t n = c >= 0x80 ? utf8_sequence(value, i) : 0; n > 1) {
-            out.append(value.substr(i, n));
-            i += n;
         } else {
-            out += fmt::format("\\x{:02x}", c);
-            ++i;
+            i += append_printable(out, value, i);
         }
     }
     out += '"';
     if (value.size() > max) {
         out += fmt::format("... ({} bytes)", value.size());
+    }
+    return out;
+}
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        i += append_printable(out, text, i);
     }
     return out;
 }

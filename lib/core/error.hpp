@@ -56,4 +56,10 @@ class InputError : public std::invalid_argument {
 /// invalid UTF-8 escaped, at most `max` bytes of the original followed by `...`.
 [[nodiscard]] std::string quote(std::string_view value, std::size_t max = 80);
 
+/// The text with every control character (below 0x20, and 0x7F: newline, CR, tab, ESC ...) and
+/// every byte that is not part of well-formed UTF-8 written as `\xNN`; nothing else changes
+/// (no quotes, no length limit). What a sink (a log line, a file read by other tools) applies
+/// so that one message stays one line and cannot drive a terminal.
+[[nodiscard]] std::string printable(std::string_view text);
+
 } // namespace dvdi::core

@@ -72,11 +72,14 @@ void set_output_fd(int fd) noexcept {
 
 void write(Level level, std::string_view message) noexcept {
     try {
+        // Messages carry text from outside (a plugin's Err, a path, a container's name): escaped
+        // here, whatever the caller did, one call is one line and cannot drive a terminal.
+        const std::string text = printable(message);
         // One write(2) per line, so lines of concurrent hooks do not interleave.
-        const std::string line = fmt::format("dvdi-hook: {}: {}\n", level_name(level), message);
+        const std::string line = fmt::format("dvdi-hook: {}: {}\n", level_name(level), text);
         [[maybe_unused]] const auto n = ::write(g_fd, line.data(), line.size());
         if (g_syslog) {
-            ::syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
+            ::syslog(syslog_priority(level), "%.*s", static_cast<int>(text.size()), text.data());
         }
     } catch (...) {
         // Logging must never turn into a second failure.

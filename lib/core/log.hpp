@@ -23,7 +23,9 @@ void enable_syslog() noexcept;
 /// Redirects the stderr output to `fd` (tests); -1 restores stderr. The fd stays the caller's.
 void set_output_fd(int fd) noexcept;
 
-/// Writes one line `dvdi-hook: <level>: <message>`, whatever the current level.
+/// Writes one line `dvdi-hook: <level>: <message>`, whatever the current level, with the
+/// message passed through core::printable (control characters and invalid UTF-8 as \xNN), so
+/// it is exactly one line on stderr and in syslog whatever it contains.
 void write(Level level, std::string_view message) noexcept;
 
 template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... args) {

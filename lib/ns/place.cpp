@@ -193,6 +193,12 @@ const char* kernel_fs_name(std::int64_t type) {
         return "binfmt_misc";
     case 0x6e736673U:
         return "nsfs";
+    case 0x5a3c69f0U:
+        return "apparmorfs";
+    case 0x6c6f6f70U:
+        return "binderfs";
+    case 0x07655821U:
+        return "resctrl";
     default:
         return nullptr;
     }

@@ -71,6 +71,9 @@ std::optional<std::size_t> covered_by(const std::string& raw, const std::vector<
 // The walk from `prefix`, beneath it: a symlink planted under /tmp cannot send it elsewhere.
 void plan_beneath(const std::string& prefix, std::size_t covered, std::vector<std::string>& comps, ResolvePlan& p) {
     p.base = absolute("prefix", prefix);
+    // The prefix itself without symlinks: one under a directory others can write (a
+    // /tmp/vols made a symlink to /etc by a local user) must not move the walk's base.
+    p.base_resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     p.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     p.components.assign(comps.begin() + static_cast<std::ptrdiff_t>(covered), comps.end());
 }
@@ -169,7 +172,8 @@ int deepest_existing(const ResolvePlan& p, bool create, int base, std::size_t& k
 
 int resolve_in_ns(const ResolvePlan& p, bool create, Step& step) noexcept {
     step = Step::open_root;
-    const int base = openat2_retry(AT_FDCWD, p.base.c_str(), O_PATH | O_DIRECTORY, RESOLVE_NO_MAGICLINKS);
+    const int base = openat2_retry(AT_FDCWD, p.base.c_str(), O_PATH | O_DIRECTORY,
+                                   p.base_resolve != 0 ? p.base_resolve : RESOLVE_NO_MAGICLINKS);
     if (base < 0) {
         return -1;
     }

@@ -30,6 +30,7 @@ enum class Step : std::int32_t {
 /// What the child walks: `components` below the directory `base`.
 struct ResolvePlan {
     std::string base;                    ///< absolute in the target namespace, opened first
+    std::uint64_t base_resolve = 0;      ///< RESOLVE_* flags for opening base
     std::uint64_t resolve = 0;           ///< RESOLVE_* flags for the walk from base
     std::vector<std::string> components; ///< no "", ".", ".."
     std::vector<std::string> prefixes;   ///< prefixes[k]: the first k components joined ("." for 0)

@@ -12,16 +12,18 @@
 
 namespace dvdi::volumes {
 
-/// A driver call failed. what() reads `plugin NAME: VolumeDriver.CALL "VOLUME": <plugin's Err>`
-/// (or `driver local: ...` for the built-in driver).
+/// A driver call failed. what() reads `plugin NAME: VolumeDriver.CALL "VOLUME": "<plugin's Err>"`
+/// (or `driver local: ...` for the built-in driver). A plugin's own text is always quoted
+/// (core::quote): what() holds no control character, whatever the plugin sent.
 class DriverError : public core::Error {
   public:
     using core::Error::Error;
 };
 
-/// The driver could not be reached at all (no socket, refused, reset, deadline) after the retry
-/// budget: the call may or may not have taken effect. Any other DriverError is the driver's
-/// own answer.
+/// The driver gave no usable answer: it could not be reached (no socket, refused, reset) within
+/// the retry budget, the deadline passed, or its answer could not be read (too large, broken
+/// framing, a 200 without a JSON body). The call may or may not have taken effect. Any other
+/// DriverError is the driver's own answer.
 class DriverUnreachable : public DriverError {
   public:
     using DriverError::DriverError;
@@ -47,7 +49,8 @@ class Driver {
     /// with `options` unless `explicit_create` (then it is a DriverError). Throws DriverError.
     virtual void ensure_exists(const std::string& volume, const Options& options, bool explicit_create) = 0;
 
-    /// Mounts the volume on the node for user `id`; returns the host mountpoint (absolute).
+    /// Mounts the volume on the node for user `id`; returns the host mountpoint as the driver
+    /// reported it (a plugin's may be empty, relative or anywhere: the node checks it).
     virtual std::string mount(const std::string& volume, const std::string& id) = 0;
 
     /// Undoes mount(volume, id) with the same id.

@@ -57,6 +57,11 @@ std::size_t parse_size(std::string_view text, int base, std::string_view what) {
     return n;
 }
 
+HttpError over_cap(bool response, std::size_t cap) {
+    return HttpError(HttpError::Kind::too_large,
+                     fmt::format("{} over {} bytes (headers, framing and body)", response ? "answer" : "request", cap));
+}
+
 } // namespace
 
 int poll_timeout(Deadline deadline) {
@@ -82,14 +87,20 @@ bool Message::keep_alive() const {
     return !http10 || (conn && contains_token(*conn, "keep-alive"));
 }
 
+// Called only when the current message needs more bytes than are buffered, so every byte in
+// buf_ is part of it: once it has cap_ of them, it is over the cap, whatever comes next. recv
+// never asks for more than one byte past the cap, so a peer that streams headers, trailers or
+// chunk extensions without end costs at most cap_ + 1 bytes of memory.
 bool Reader::fill(Deadline deadline) {
-    if (pos_ > 0 && pos_ >= buf_.size()) {
-        buf_.clear();
-        pos_ = 0;
+    const std::size_t received = dropped_ + buf_.size();
+    if (received >= cap_) {
+        throw over_cap(response_, cap_);
     }
+    compact();
     char chunk[16 * 1024];
+    const std::size_t want = std::min(sizeof chunk, cap_ + 1 - received);
     for (;;) {
-        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+        const ssize_t n = ::recv(fd_, chunk, want, MSG_DONTWAIT);
         if (n > 0) {
             buf_.append(chunk, static_cast<std::size_t>(n));
             return true;
@@ -109,6 +120,16 @@ bool Reader::fill(Deadline deadline) {
         if (timeout == 0 || ::poll(&pfd, 1, timeout) == 0) {
             throw HttpError(HttpError::Kind::timeout, "no complete answer before the deadline");
         }
+    }
+}
+
+// Drops the consumed prefix once it is at least half the buffer: each byte is moved at most
+// once on average, and the buffer never holds much more than the unread part of the message.
+void Reader::compact() noexcept {
+    if (pos_ > 0 && 2 * pos_ >= buf_.size()) {
+        dropped_ += pos_;
+        buf_.erase(0, pos_);
+        pos_ = 0;
     }
 }
 
@@ -166,7 +187,25 @@ std::string Reader::read_chunked(Deadline deadline, std::size_t max_body) {
     }
 }
 
+// A response without framing ends when the server closes the connection.
+std::string Reader::read_until_close(Deadline deadline, std::size_t max_body) {
+    while (fill(deadline)) {
+        if (buf_.size() - pos_ > max_body) {
+            throw HttpError(HttpError::Kind::too_large, fmt::format("body over {} bytes", max_body));
+        }
+    }
+    std::string body = buf_.substr(pos_);
+    pos_ = buf_.size();
+    return body;
+}
+
 std::optional<Message> Reader::read_message(Deadline deadline, std::size_t max_body) {
+    // What is left of earlier messages goes: from here on the buffer starts with this one.
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    dropped_ = 0;
+    cap_ = message_cap(max_body);
+    response_ = false;
     started_ = !buffer_empty();
     Message m;
     try {
@@ -178,10 +217,14 @@ std::optional<Message> Reader::read_message(Deadline deadline, std::size_t max_b
         throw;
     }
     started_ = true;
+    response_ = m.start_line.starts_with("HTTP/");
     for (std::string line; !(line = read_line(deadline, kMaxLine)).empty();) {
         const auto colon = line.find(':');
-        if (colon == std::string::npos || colon == 0 || m.headers.size() >= kMaxHeaders) {
+        if (colon == std::string::npos || colon == 0) {
             throw HttpError(HttpError::Kind::protocol, fmt::format("bad header line {:?}", line));
+        }
+        if (m.headers.size() >= kMaxHeaders) {
+            throw HttpError(HttpError::Kind::too_large, fmt::format("more than {} header lines", kMaxHeaders));
         }
         m.headers.emplace_back(line.substr(0, colon), std::string(trim(std::string_view(line).substr(colon + 1))));
     }
@@ -194,16 +237,13 @@ std::optional<Message> Reader::read_message(Deadline deadline, std::size_t max_b
             throw HttpError(HttpError::Kind::too_large, fmt::format("body of {} bytes, over {}", n, max_body));
         }
         m.body = read_exact(n, deadline);
-    } else if (m.start_line.starts_with("HTTP/")) {
-        // A response without framing ends when the server closes the connection.
-        while (fill(deadline)) {
-            if (buf_.size() - pos_ > max_body) {
-                throw HttpError(HttpError::Kind::too_large, fmt::format("body over {} bytes", max_body));
-            }
-        }
-        m.body = buf_.substr(pos_);
-        pos_ = buf_.size();
+    } else if (response_) {
+        m.body = read_until_close(deadline, max_body);
         m.headers.emplace_back("Connection", "close");
+    }
+    // The last recv may have brought the end of a message that is still over the cap.
+    if (dropped_ + pos_ > cap_) {
+        throw over_cap(response_, cap_);
     }
     return m;
 }

@@ -223,11 +223,16 @@ void LocalDriver::unmount(const std::string& volume, const std::string& id) {
 }
 
 std::string LocalDriver::path(const std::string& volume) {
-    const fs::path data = volume_dir("Path", volume) / "_data";
+    const fs::path dir = volume_dir("Path", volume);
+    const fs::path data = dir / "_data";
     if (!fs::is_directory(data)) {
         throw error("Path", volume, "no such volume");
     }
-    return data.string();
+    // A mountpoint only while some ID holds it (as REX-Ray): what the node asks to settle a
+    // refused Unmount.
+    const auto lock = lock_volume(dir);
+    const auto state = read_json(dir / "mounts.json").get<MountState>();
+    return state.ids.empty() && !state.mounted ? std::string() : data.string();
 }
 
 std::vector<VolumeInfo> LocalDriver::list() {

@@ -43,6 +43,7 @@ class LocalDriver : public Driver {
     std::string mount(const std::string& volume, const std::string& id) override;
     /// Throws DriverError when `id` holds no mount of `volume`.
     void unmount(const std::string& volume, const std::string& id) override;
+    /// The mountpoint while some mount ID holds the volume, else "".
     std::string path(const std::string& volume) override;
     std::vector<VolumeInfo> list() override;
     Capabilities capabilities() override { return Capabilities{}; }

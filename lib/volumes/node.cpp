@@ -140,13 +140,15 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
             mount_ids[i].clear();
             if (VolumeRecord* v = s.find_volume(r.key())) {
                 if (v->status != VolumeStatus::mounted) {
-                    // Its last Unmount failed and could not be settled above (the driver is
-                    // unreachable, or still reports a mount it refuses to undo): whether the
-                    // driver holds it is unknown, so it is not handed out. gc settles it first.
-                    throw core::Error(fmt::format("volume {} ({}): an earlier unmount of it is not settled ({}); gc "
-                                                  "retries it, then it can be used again",
-                                                  describe(r.key()), r.origin,
-                                                  v->last_error.empty() ? "no error recorded" : v->last_error));
+                    // An interrupted Mount or a failed Unmount that could not be settled above
+                    // (the driver is unreachable, still reports a mount it refuses to undo, or a
+                    // dead hook's Mount may still land): whether the driver holds it is
+                    // unknown, so it is not handed out. gc settles it first.
+                    throw core::Error(fmt::format(
+                        "volume {} ({}): an earlier {} of it is not settled ({}); gc retries it, then it can be "
+                        "used again",
+                        describe(r.key()), r.origin, v->status == VolumeStatus::mounting ? "mount" : "unmount",
+                        v->last_error.empty() ? "no error recorded" : v->last_error));
                 }
                 // Already mounted on the node: one more user, no driver call.
                 v->users.push_back(container.id);
@@ -332,14 +334,6 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
         driver.ensure_exists(r.name, r.options, r.explicit_create);
         mount_sent = true;
         mountpoint = driver.mount(r.name, mount_id);
-        // The one place a Mountpoint is checked: here the ID is known, so a refused one is
-        // unmounted again at the driver rather than left held under an ID nothing undoes.
-        if (const auto why = settings_.mountpoints.refusal(r.driver, mountpoint)) {
-            driver.unmount(r.name, mount_id);
-            throw DriverError(fmt::format("driver {}: Mount of {} returned the mountpoint {}, which is refused: {} "
-                                          "(unmounted it again at the driver)",
-                                          r.driver, core::quote(r.name), core::quote(mountpoint), *why));
-        }
     } catch (const DriverUnreachable& e) {
         if (!mount_sent) {
             forget_volume(store_, key);
@@ -352,6 +346,13 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
         // the volume.
         forget_volume(store_, key);
         throw;
+    }
+    // The one place a Mountpoint is checked: here the ID is known, so a refused one is
+    // unmounted again at the driver rather than left held under an ID nothing undoes.
+    if (const auto why = settings_.mountpoints.refusal(r.driver, mountpoint)) {
+        const std::string undone = undo_mount(store_, drivers_.get(r.driver), key, mount_id);
+        throw DriverError(fmt::format("driver {}: Mount of {} returned the mountpoint {}, which is refused: {} ({})",
+                                      r.driver, core::quote(r.name), core::quote(mountpoint), *why, undone));
     }
     notify(Step::after_mount, key);
     return mountpoint;

@@ -19,24 +19,28 @@ std::string seconds(milliseconds d) {
     return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0);
 }
 
-/// The body for an error message: quoted, without the trailing newline most plugins send.
-std::string shown(const std::string& body) {
-    const auto end = body.find_last_not_of(" \t\r\n");
-    return core::quote(body.substr(0, end == std::string::npos ? 0 : end + 1), 200);
+/// The plugin's own text (its Err, a raw body) for an error message: quoted (control characters
+/// and invalid UTF-8 escaped, at most 512 bytes shown), without the trailing newline most
+/// plugins send. A plugin's Err and raw bodies reach messages only through here (the
+/// transport's errors show the bytes they quote with fmt's escaping {:?}).
+std::string shown(std::string_view text) {
+    const auto end = text.find_last_not_of(" \t\r\n");
+    return core::quote(text.substr(0, end == std::string_view::npos ? 0 : end + 1), 512);
 }
 
 std::string body_of(const nlohmann::json& request) {
     return request.is_null() ? std::string{} : request.dump() + "\n";
 }
 
-/// The plugin's `Err`, whatever the case of the key (Go decodes keys case-insensitively).
+/// The plugin's `Err`, whatever the case of the key (Go decodes keys case-insensitively),
+/// shown() for a message; empty when there is none.
 std::string err_field(const nlohmann::json& j) {
     if (!j.is_object()) {
         return {};
     }
     for (const auto& [k, v] : j.items()) {
-        if ((k == "Err" || k == "err" || k == "ERR") && v.is_string()) {
-            return v.get<std::string>();
+        if ((k == "Err" || k == "err" || k == "ERR") && v.is_string() && !v.get_ref<const std::string&>().empty()) {
+            return shown(v.get_ref<const std::string&>());
         }
     }
     return {};
@@ -101,8 +105,11 @@ PluginDriver::Reply PluginDriver::post(std::string_view method, const std::strin
             if (e.kind() == http::HttpError::Kind::timeout) {
                 throw DriverUnreachable(error(method, volume, fmt::format("no answer within {}", seconds(timeout))));
             }
+            // An answer that could not be read whole (too large, broken framing) is no answer:
+            // the plugin may have acted on the call (a Mount it counted), so recovery must undo
+            // it as it undoes a call that timed out, never take it as the plugin's "no".
             if (!e.connection_level()) {
-                throw error(method, volume, e.what());
+                throw DriverUnreachable(error(method, volume, e.what()));
             }
             if (elapsed + wait >= timeouts_.retry_budget) {
                 const auto tail =
@@ -152,7 +159,7 @@ void PluginDriver::activate() {
         std::find(implements->begin(), implements->end(), "VolumeDriver") == implements->end()) {
         throw error("Plugin.Activate", {},
                     "does not implement VolumeDriver (Implements: " +
-                        (implements != nullptr ? implements->dump() : "none") + ")");
+                        (implements != nullptr ? shown(implements->dump()) : "none") + ")");
     }
     activated_ = true;
 }
@@ -166,6 +173,11 @@ nlohmann::json PluginDriver::call(std::string_view method, const std::string& vo
     std::string err;
     auto j = decode(reply, err);
     if (!j) {
+        // A 200 whose body says nothing (empty, not JSON): the plugin says it acted, but not
+        // how; as for no answer, the call may have taken effect.
+        if (reply.status == 200 && err_field(nlohmann::json::parse(reply.body, nullptr, false)).empty()) {
+            throw DriverUnreachable(error(method, volume, err));
+        }
         throw error(method, volume, err);
     }
     return std::move(*j);
@@ -202,13 +214,10 @@ void PluginDriver::ensure_exists(const std::string& volume, const Options& optio
 }
 
 std::string PluginDriver::mount(const std::string& volume, const std::string& id) {
-    const auto j = call("VolumeDriver.Mount", volume, {{"Name", volume}, {"ID", id}}, timeouts_.mount);
-    auto mountpoint = string_field(j, "Mountpoint");
-    if (mountpoint.empty() || mountpoint.front() != '/') {
-        throw error("VolumeDriver.Mount", volume,
-                    "the plugin returned no absolute Mountpoint: " + core::quote(j.dump(), 200));
-    }
-    return mountpoint;
+    // The Mountpoint as the plugin sent it: the node is the one place that checks it (and sends
+    // the Unmount with the same ID when it refuses it).
+    return string_field(call("VolumeDriver.Mount", volume, {{"Name", volume}, {"ID", id}}, timeouts_.mount),
+                        "Mountpoint");
 }
 
 void PluginDriver::unmount(const std::string& volume, const std::string& id) {

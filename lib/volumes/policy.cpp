@@ -20,8 +20,8 @@ constexpr std::array kSystemDirs = {"/bin",    "/boot",  "/dev", "/etc", "/home"
                                     "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",    "/run",    "/sbin",
                                     "/srv",    "/sys",   "/tmp", "/usr", "/var",  "/var/lib", "/var/run"};
 // ... nor anything below these.
-constexpr std::array kNeverUnder = {"/bin",   "/boot",   "/dev",  "/etc",  "/lib", "/lib32",
-                                    "/lib64", "/libx32", "/proc", "/sbin", "/sys", "/usr"};
+constexpr std::array kNeverUnder = {"/bin",    "/boot", "/dev",  "/etc",  "/home", "/lib", "/lib32",   "/lib64",
+                                    "/libx32", "/proc", "/root", "/sbin", "/sys",  "/usr", "/var/log", "/var/spool"};
 
 bool at_or_under(std::string_view path, std::string_view dir) {
     while (dir.size() > 1 && dir.back() == '/') {
@@ -115,6 +115,20 @@ MountpointPolicy::MountpointPolicy(const core::Config& config)
             prefixes_[driver] = p.mountpoint_prefixes;
         }
     }
+    // Where plugins are found: a volume there would hand a container the sockets of root's
+    // plugins. And the node's own dirs also as the host resolves them (/var/run -> /run).
+    for (const auto* dirs : {&config.plugin_socket_dirs, &config.plugin_spec_dirs}) {
+        for (const auto& d : *dirs) {
+            own_dirs_.push_back(lexical(d).value_or(d));
+        }
+    }
+    char resolved[PATH_MAX];
+    if (::realpath(config.state_dir.c_str(), resolved) != nullptr && state_dir_ != resolved) {
+        state_alias_ = resolved;
+    }
+    if (::realpath(config.data_dir.c_str(), resolved) != nullptr && data_dir_ != resolved) {
+        data_alias_ = resolved;
+    }
 }
 
 std::optional<std::string> MountpointPolicy::refusal(const std::string& driver, const std::string& mountpoint) const {
@@ -156,13 +170,20 @@ std::optional<std::string> MountpointPolicy::refusal_of_path(const std::string& 
             return fmt::format("under the system directory {}", dir);
         }
     }
-    if (!state_dir_.empty() && at_or_under(path, state_dir_)) {
-        return fmt::format("in the node's state dir {}", state_dir_);
+    for (const auto* dir : {&state_dir_, &state_alias_}) {
+        if (!dir->empty() && at_or_under(path, *dir)) {
+            return fmt::format("in the node's state dir {}", state_dir_);
+        }
     }
-    if (!data_dir_.empty()) {
+    for (const auto* dir : {&data_dir_, &data_alias_}) {
         const bool local = driver == "local";
-        if (local ? (path == data_dir_ || path == data_dir_ + "/volumes") : at_or_under(path, data_dir_)) {
+        if (!dir->empty() && (local ? (path == *dir || path == *dir + "/volumes") : at_or_under(path, *dir))) {
             return fmt::format("in the local driver's data dir {}", data_dir_);
+        }
+    }
+    for (const auto& dir : own_dirs_) {
+        if (at_or_under(path, dir)) {
+            return fmt::format("in the plugin directory {}", dir);
         }
     }
     if (const auto it = prefixes_.find(driver); it != prefixes_.end()) {

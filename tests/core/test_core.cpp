@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <catch2/catch.hpp>
@@ -44,6 +45,29 @@ TEST_CASE("quote escapes control bytes and invalid UTF-8 and truncates long valu
     CHECK(quote(std::string(200, 'x'), 10) == "\"xxxxxxxxxx\"... (200 bytes)");
 }
 
+TEST_CASE("printable escapes every control byte and invalid UTF-8 as \\xNN and changes nothing else", "[core][error]") {
+    CHECK(printable("plain \"text\" with \\ and caf\xc3\xa9") == "plain \"text\" with \\ and caf\xc3\xa9");
+    CHECK(printable(std::string("a\0b", 3)) == R"(a\x00b)");
+    // What a forged log line needs: newline, CR, tab, ESC (ANSI colours), BEL, DEL.
+    CHECK(printable("x\nFORGED: y\r\t\x1b[31mred\x1b[0m\x07\x7f") ==
+          R"(x\x0aFORGED: y\x0d\x09\x1b[31mred\x1b[0m\x07\x7f)");
+    CHECK(printable("bad\xc3(") == R"(bad\xc3()");              // a broken sequence
+    CHECK(printable("\xed\xa0\x80") == R"(\xed\xa0\x80)");      // a surrogate is not UTF-8
+    CHECK(printable("\xc0\xaf") == R"(\xc0\xaf)");              // nor an overlong '/'
+    CHECK(printable("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80"); // a 4-byte sequence stays
+    CHECK(printable("") == "");
+    for (int c = 0; c < 256; ++c) {
+        const std::string out = printable(std::string(1, static_cast<char>(c)));
+        const bool kept = c >= 0x20 && c < 0x7F;
+        INFO(c);
+        CHECK((out == std::string(1, static_cast<char>(c))) == kept);
+        for (const char o : out) {
+            CHECK(static_cast<unsigned char>(o) >= 0x20);
+            CHECK(static_cast<unsigned char>(o) < 0x7F);
+        }
+    }
+}
+
 TEST_CASE("UniqueFd closes what it owns and hands it over on release", "[core][fd]") {
     int raw = -1;
     {
@@ -81,6 +105,27 @@ TEST_CASE("log writes one prefixed line per message at or above the level", "[co
     REQUIRE(n > 0);
     CHECK(std::string(buf) == "dvdi-hook: warning: volume v1 is slow\n"
                               "dvdi-hook: warning: stat x: No such file or directory\n");
+}
+
+TEST_CASE("log: a message with newlines, CR and terminal escapes is still exactly one line", "[core][log]") {
+    // An attacker's text (a plugin's Err, a path) with a newline tries to add a line of its own,
+    // a CR to overwrite the line on a terminal, ESC sequences to recolour or move the cursor.
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
+    UniqueFd r(fds[0]), w(fds[1]);
+    log::set_output_fd(w.get());
+    log::error("mount failed: {}", "line1\nFORGED: dvdi-hook: info: ok\r\x1b[2K\x1b[31mred\x1b[0m\x07\xff");
+    log::set_output_fd(-1);
+
+    char buf[512] = {};
+    const ssize_t n = ::read(r.get(), buf, sizeof buf - 1);
+    REQUIRE(n > 0);
+    const std::string out(buf, static_cast<std::size_t>(n));
+    CHECK(out ==
+          R"(dvdi-hook: error: mount failed: line1\x0aFORGED: dvdi-hook: info: ok\x0d\x1b[2K\x1b[31mred\x1b[0m\x07\xff)"
+          "\n");
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+    CHECK(std::none_of(out.begin(), out.end() - 1, [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
 }
 
 TEST_CASE("log levels parse by name and reject anything else", "[core][log]") {

@@ -143,19 +143,19 @@ TEST_CASE("mesos prepare: a failing volume fails the launch, releases the other,
         fs::create_directories(s.plugin.volumes_dir() / "envvol");
         const auto before = mount_targets();
         const auto r = mesos_stage(s.config_path, "prepare", container_input("ctr-2", s.sandbox, s.env_path).dump());
-        CHECK(r.status == 1);
-        CHECK(count_lines(r.error) == 1);
-        CHECK_THAT(r.error, Catch::Contains("testplug/mvol"));
-        CHECK_THAT(r.error, Catch::Contains("released the volumes already taken (testplug/envvol)"));
-        CHECK(r.output.empty());
-        CHECK(s.plugin.calls("VolumeDriver.Mount").size() == 1);
-        CHECK(s.plugin.calls("VolumeDriver.Unmount").size() == 1);
-        CHECK(s.plugin.mounts() == json::object());
-        CHECK(s.state().empty());
-        CHECK(mount_targets() == before);
+        REQUIRE(r.status == 1);
+        REQUIRE(count_lines(r.error) == 1);
+        REQUIRE_THAT(r.error, Catch::Contains("testplug/mvol"));
+        REQUIRE_THAT(r.error, Catch::Contains("released the volumes already taken (testplug/envvol)"));
+        REQUIRE(r.output.empty());
+        REQUIRE(s.plugin.calls("VolumeDriver.Mount").size() == 1);
+        REQUIRE(s.plugin.calls("VolumeDriver.Unmount").size() == 1);
+        REQUIRE(s.plugin.mounts() == json::object());
+        REQUIRE(s.state().empty());
+        REQUIRE(mount_targets() == before);
         // cleanup after a failed prepare (the containerizer's destroy path) succeeds.
-        CHECK(mesos_stage(s.config_path, "cleanup", container_input("ctr-2", s.sandbox, s.env_path).dump()).status ==
-              0);
+        REQUIRE(mesos_stage(s.config_path, "cleanup", container_input("ctr-2", s.sandbox, s.env_path).dump()).status ==
+                0);
     });
 }
 

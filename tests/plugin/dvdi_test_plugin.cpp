@@ -15,7 +15,9 @@
 //                         and, once its answer is ready (just before it is sent), another line
 //                         {"call": TICK of its start, "end": TICK, "status": 200}. Ticks count
 //                         the events of all connections in order, so calls can be told apart as
-//                         overlapping or not without a clock.
+//                         overlapping or not without a clock. A streamed hostile answer (below)
+//                         adds {"call": TICK of its start, "sent": BYTES} once it stopped: the
+//                         bytes the socket took before the peer closed.
 //     --control FILE      a JSON object {"METHOD": "BEHAVIOUR", "*": "BEHAVIOUR"} re-read on every
 //                         call (a test can change it while the plugin runs); METHOD like
 //                         "VolumeDriver.Get" or "Plugin.Activate", or "METHOD/NAME" for the calls
@@ -30,6 +32,22 @@
 // (the right answer once PATH exists, at most after 120 s), close
 // (close the connection without answering), huge (a 2 MiB body), noimpl (Activate without
 // VolumeDriver in Implements).
+//
+// Hostile behaviours, to show the hook's limits hold (tests/plugin/hostile.cpp sends them). The
+// streamed ones stop when the peer closes (a failed write ends the connection quietly), and at
+// the latest after 256 MiB or 120 s; the connection is closed after them:
+//   drip:MS         the right answer, one byte every MS milliseconds
+//   trailers        the right answer chunked, then a trailer section that never ends: trailer
+//                   lines of ~1 KiB, sent as fast as the socket takes them
+//   chunkext        the right answer's body (then spaces, forever) as 1-byte chunks, each with a
+//                   ~4 KiB chunk extension
+//   headers         the status line and Content-Type, then header lines of ~1 KiB that never end
+//   errctl          500 with Err `test plugin: line1\nFORGED: line2\r\x1b[31mred\x1b[0m\x07`:
+//                   real control characters (newline, CR, ESC, BEL), escaped in the JSON
+//   mountpoint:VALUE  the call is handled as usual (a Mount is counted under its ID, so an
+//                   Unmount with that ID succeeds), but the answer's Mountpoint (Mount, Path) is
+//                   VALUE: `mountpoint:/`, `mountpoint:/etc`, `mountpoint:relative/dir`, or
+//                   `mountpoint:` for an empty one
 //
 // State: Mount counts per (Name, ID); Unmount without a matching Mount is a 500 with Err; Get of
 // a missing volume is a 500 with Err (as go-plugins-helpers plugins answer); Remove of a mounted
@@ -58,6 +76,7 @@
 #include "lib/core/error.hpp"
 #include "lib/core/fd.hpp"
 #include "lib/volumes/http_wire.hpp"
+#include "tests/plugin/hostile.hpp"
 #include "tests/plugin/plugin_state.hpp"
 
 namespace fs = std::filesystem;
@@ -167,6 +186,14 @@ void record_end(const Args& args, long start, int status) {
     std::ofstream(args.record, std::ios::app) << line.dump() << "\n";
 }
 
+void record_sent(const Args& args, long start, std::size_t sent) {
+    if (args.record.empty()) {
+        return;
+    }
+    std::lock_guard lock(g_record_mutex);
+    std::ofstream(args.record, std::ios::app) << nlohmann::json{{"call", start}, {"sent", sent}}.dump() << "\n";
+}
+
 std::string reason(int status) {
     return status == 200 ? "OK" : status == 404 ? "Not Found" : "Internal Server Error";
 }
@@ -180,9 +207,46 @@ std::string chunked(const std::string& body) {
     return out + "0\r\n\r\n";
 }
 
-/// The bytes to send, or nullopt to close the connection without an answer.
-std::optional<std::string> render(Answer a, const std::string& behaviour) {
-    std::string body = a.body.is_null() ? "404 page not found\n" : a.body.dump() + "\n";
+/// An answer before framing: `head` is the status line and headers, each ending in CRLF.
+struct Reply {
+    int status = 200;
+    std::string head;
+    std::string body;
+};
+
+/// The fixed answers of the error behaviours, as {status, body}; nullopt for the others.
+std::optional<std::pair<int, std::string>> fixed_answer(const std::string& behaviour) {
+    const std::string injected = R"({"Err":"test plugin: injected failure"})"
+                                 "\n";
+    if (behaviour == "404") {
+        return std::pair{404, std::string("404 page not found\n")};
+    }
+    if (behaviour == "500" || behaviour == "200err") {
+        return std::pair{behaviour == "500" ? 500 : 200, injected};
+    }
+    if (behaviour == "errctl") {
+        // Real control characters in the Err string, escaped as JSON on the wire.
+        return std::pair{
+            500, nlohmann::json{{"Err", "test plugin: line1\nFORGED: line2\r\x1b[31mred\x1b[0m\x07"}}.dump() + "\n"};
+    }
+    if (behaviour == "empty") {
+        return std::pair{200, std::string()};
+    }
+    if (behaviour == "garbage") {
+        return std::pair{200, std::string("<html>this is not JSON{\n")};
+    }
+    if (behaviour == "huge") {
+        return std::pair{200, R"({"Err":")" + std::string(2 * 1024 * 1024, 'x') + "\"}\n"};
+    }
+    if (behaviour == "noimpl") {
+        return std::pair{200, std::string(R"({"Implements":["NetworkDriver"]})"
+                                          "\n")};
+    }
+    return std::nullopt;
+}
+
+/// The answer to send, or nullopt to close the connection without an answer.
+std::optional<Reply> render(Answer a, const std::string& behaviour) {
     if (behaviour == "close") {
         return std::nullopt;
     }
@@ -192,30 +256,24 @@ std::optional<std::string> render(Answer a, const std::string& behaviour) {
         for (int i = 0; i < 12000 && !fs::exists(behaviour.substr(5)); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-    } else if (behaviour == "404") {
-        a.status = 404, body = "404 page not found\n";
-    } else if (behaviour == "500") {
-        a.status = 500, body = R"({"Err":"test plugin: injected failure"})"
-                               "\n";
-    } else if (behaviour == "200err") {
-        a.status = 200, body = R"({"Err":"test plugin: injected failure"})"
-                               "\n";
-    } else if (behaviour == "empty") {
-        a.status = 200, body.clear();
-    } else if (behaviour == "garbage") {
-        a.status = 200, body = "<html>this is not JSON{\n";
-    } else if (behaviour == "huge") {
-        a.status = 200, body = R"({"Err":")" + std::string(2 * 1024 * 1024, 'x') + "\"}\n";
-    } else if (behaviour == "noimpl") {
-        body = R"({"Implements":["NetworkDriver"]})"
-               "\n";
+    } else if (behaviour.starts_with("mountpoint:") && a.body.is_object() && a.body.contains("Mountpoint")) {
+        a.body["Mountpoint"] = behaviour.substr(11);
     }
-    const auto type = a.status == 404 ? "text/plain; charset=utf-8" : "application/vnd.docker.plugins.v1+json";
-    std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", a.status, reason(a.status), type);
+    Reply r{.status = a.status, .head = {}, .body = a.body.is_null() ? "404 page not found\n" : a.body.dump() + "\n"};
+    if (auto fixed = fixed_answer(behaviour)) {
+        std::tie(r.status, r.body) = std::move(*fixed);
+    }
+    const auto type = r.status == 404 ? "text/plain; charset=utf-8" : "application/vnd.docker.plugins.v1+json";
+    r.head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", r.status, reason(r.status), type);
+    return r;
+}
+
+/// The answer's bytes, framed by Content-Length or (behaviour `chunked`) chunked encoding.
+std::string framed(const Reply& r, const std::string& behaviour) {
     if (behaviour == "chunked") {
-        return head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(body);
+        return r.head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(r.body);
     }
-    return head + fmt::format("Content-Length: {}\r\n\r\n", body.size()) + body;
+    return r.head + fmt::format("Content-Length: {}\r\n\r\n", r.body.size()) + r.body;
 }
 
 void serve_connection(const Args& args, test::plugin::PluginState& state, core::UniqueFd fd) {
@@ -239,8 +297,12 @@ void serve_connection(const Args& args, test::plugin::PluginState& state, core::
             if (!out) {
                 return;
             }
-            record_end(args, start, std::stoi(out->substr(9, 3)));
-            volumes::http::write_all(fd.get(), *out, far());
+            record_end(args, start, out->status);
+            if (test::plugin::is_hostile(behaviour)) {
+                record_sent(args, start, test::plugin::send_hostile(fd.get(), behaviour, out->head, out->body));
+                return;
+            }
+            volumes::http::write_all(fd.get(), framed(*out, behaviour), far());
             if (!m->keep_alive()) {
                 return;
             }

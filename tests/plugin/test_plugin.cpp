@@ -186,8 +186,11 @@ std::vector<nlohmann::json> TestPlugin::calls(const std::string& method) const {
         j["instance"] = instance;
         if (j.contains("call")) {
             if (const auto it = by_start.find(j["call"].get<long>()); it != by_start.end()) {
-                all[it->second]["end"] = j["end"];
-                all[it->second]["status"] = j["status"];
+                for (const auto& [k, v] : j.items()) {
+                    if (k != "call") {
+                        all[it->second][k] = v;
+                    }
+                }
             }
             continue;
         }

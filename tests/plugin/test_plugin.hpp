@@ -58,7 +58,8 @@ class TestPlugin {
     /// Every call recorded so far, in the order they arrived; with `method`, only those. Each
     /// has "method", "body", "headers", "behaviour", "start" and, once answered, "end" and
     /// "status": ticks of one counter over all connections, so for two calls a and b, a.end <
-    /// b.start means a was answered before b arrived.
+    /// b.start means a was answered before b arrived. A streamed hostile answer adds "sent" (the
+    /// bytes the plugin got out) once it stopped.
     [[nodiscard]] std::vector<nlohmann::json> calls(const std::string& method = {}) const;
     /// Mount counts {"NAME": {"ID": n}} as the plugin keeps them.
     [[nodiscard]] nlohmann::json mounts() const;

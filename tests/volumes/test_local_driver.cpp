@@ -64,13 +64,14 @@ TEST_CASE("local driver: options are checked at Create and kept for Mount", "[vo
     // nosuid,nodev last: they win over anything in `o`.
     CHECK(log == std::vector<std::string>{"mount -t tmpfs -o size=1m,nosuid,nodev tmpfs " + data});
     CHECK_THROWS_WITH(d.remove("v"), Catch::Contains("in use (3 mount IDs)"));
+    CHECK(d.path("v") == data); // mounted: its mountpoint
     CHECK_THROWS_WITH(d.unmount("v", "c3"), "driver local: VolumeDriver.Unmount \"v\": not mounted with ID \"c3\"");
     d.unmount("v", "c2");
     d.unmount("v", "c1");
     CHECK(log.size() == 1);
     d.unmount("v", "c2");
     CHECK(log.back() == "umount " + data);
-    CHECK(d.path("v") == data);
+    CHECK(d.path("v").empty()); // no ID holds it: no mountpoint (what settles a refused Unmount)
     CHECK(d.list().size() == 1);
     d.remove("v");
     CHECK(d.list().empty());
@@ -167,7 +168,7 @@ TEST_CASE("local driver: volumes are root's alone; a data dir others can write i
     fs::permissions(dir / "data/volumes", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                               fs::perms::others_read | fs::perms::others_exec);
     volumes::LocalDriver again(dir / "data", std::make_unique<FakeMounter>(&log));
-    CHECK(again.path("v") == (dir / "data/volumes/v/_data").string());
+    CHECK(again.path("v").empty());
     CHECK(mode(dir / "data/volumes") == 0700);
     // A data dir a local user can write: the records and data root acts on could be swapped.
     fs::permissions(dir / "data", fs::perms::all);

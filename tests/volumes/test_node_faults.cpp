@@ -110,8 +110,8 @@ TEST_CASE("a hook SIGKILLed at any step of an acquire leaves a state that gc fin
         CHECK(rig.plugin.calls("VolumeDriver.Mount").empty());
         expected = {gone(pid, "nothing"),
                     fmt::format("volume {}/v1: interrupted mount never happened (the driver refused its Unmount: "
-                                "plugin {}: VolumeDriver.Unmount \"v1\": Unmount of v1 with ID {} without a "
-                                "matching Mount)",
+                                "plugin {}: VolumeDriver.Unmount \"v1\": \"Unmount of v1 with ID {} without a "
+                                "matching Mount\")",
                                 rig.driver(), rig.driver(), s.volumes[0].mount_id)};
     }
     SECTION("during a slow Mount") {
@@ -148,8 +148,8 @@ TEST_CASE("a hook SIGKILLed at any step of an acquire leaves a state that gc fin
             gone(pid, "nothing"),
             fmt::format("volume {}/v1: undid interrupted mount (mount ID {})", rig.driver(), rig.mount_id("v1")),
             fmt::format("volume {}/v2: interrupted mount never happened (the driver refused its Unmount: "
-                        "plugin {}: VolumeDriver.Unmount \"v2\": Unmount of v2 with ID {} without a "
-                        "matching Mount)",
+                        "plugin {}: VolumeDriver.Unmount \"v2\": \"Unmount of v2 with ID {} without a "
+                        "matching Mount\")",
                         rig.driver(), rig.driver(), id2)};
     }
     SECTION("before the Unmount of a release") {

@@ -85,7 +85,7 @@ TEST_CASE("plugin driver: HTTP errors and timeouts are never retried", "[volumes
     fake->answer = [](const std::string& m, const std::string&) {
         return activate_or(m, reply(500, R"({"Err":"backend down"})"));
     };
-    CHECK_THROWS_WITH(d.mount("vol1", "c1"), "plugin rexray: VolumeDriver.Mount \"vol1\": backend down");
+    CHECK_THROWS_WITH(d.mount("vol1", "c1"), "plugin rexray: VolumeDriver.Mount \"vol1\": \"backend down\"");
     fake->answer = [](const std::string&, const std::string&) -> volumes::http::Response {
         throw HttpError(HttpError::Kind::timeout, "no complete answer before the deadline");
     };
@@ -106,7 +106,7 @@ TEST_CASE("plugin driver: the real protocol against the test plugin", "[volumes]
     d->unmount("vol1", "c1");
     CHECK_THROWS_WITH(
         d->unmount("vol1", "c1"),
-        "plugin testplug: VolumeDriver.Unmount \"vol1\": Unmount of vol1 with ID c1 without a matching Mount");
+        "plugin testplug: VolumeDriver.Unmount \"vol1\": \"Unmount of vol1 with ID c1 without a matching Mount\"");
     CHECK(d->path("vol1").empty());                    // the test plugin answers a Mountpoint only while mounted
     d->ensure_exists("vol1", {{"size", "2g"}}, false); // exists: no second Create
     CHECK(d->list().size() == 1);
@@ -140,7 +140,7 @@ TEST_CASE("plugin driver: Create without options sends null Opts; explicit creat
     auto d = open(plugin);
     CHECK_THROWS_WITH(d->ensure_exists("v", {}, true),
                       Catch::StartsWith("plugin testplug: VolumeDriver.Get \"v\": no such volume and explicit create "
-                                        "is on (no such volume: v)"));
+                                        "is on (\"no such volume: v\")"));
     CHECK(plugin.calls("VolumeDriver.Create").empty());
     d->ensure_exists("v", {}, false);
     CHECK(plugin.calls("VolumeDriver.Create").at(0)["body"] == nlohmann::json{{"Name", "v"}, {"Opts", nullptr}});
@@ -166,8 +166,8 @@ TEST_CASE("plugin driver: errors carry the driver, the call, the volume and the 
     d->ensure_exists("vol1", {}, false);
     const std::string prefix = "plugin testplug: VolumeDriver.Mount \"vol1\": ";
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"500", prefix + "test plugin: injected failure"},
-        {"200err", prefix + "test plugin: injected failure"},
+        {"500", prefix + "\"test plugin: injected failure\""},
+        {"200err", prefix + "\"test plugin: injected failure\""},
         {"empty", prefix + "empty answer (HTTP 200 without a body)"},
         {"garbage", prefix + "unparsable answer \"<html>this is not JSON{\""},
         {"404", prefix + "HTTP 404: \"404 page not found\""},
@@ -184,7 +184,7 @@ TEST_CASE("plugin driver: errors carry the driver, the call, the volume and the 
     CHECK(d->mount("vol1", "c1") == (plugin.volumes_dir() / "vol1").string());
     plugin.behave("Plugin.Activate", "noimpl");
     CHECK_THROWS_WITH(open(plugin)->list(), "plugin testplug: Plugin.Activate: does not implement VolumeDriver "
-                                            "(Implements: [\"NetworkDriver\"])");
+                                            "(Implements: \"[\\\"NetworkDriver\\\"]\")");
 }
 
 TEST_CASE("plugin driver: keep-alive reuses one connection; TCP on loopback works the same", "[volumes][drivers]") {
@@ -245,4 +245,33 @@ TEST_CASE("plugin driver: a socket that appears late is found and used within th
     auto d = open(plugin); // discovery retries until the socket is there
     d->ensure_exists("v", {}, false);
     CHECK(plugin.calls("VolumeDriver.Create").size() == 1);
+}
+
+TEST_CASE("plugin driver: Mount returns the plugin's Mountpoint as it is, for the node to check",
+          "[volumes][drivers][attack]") {
+    // A plugin hands out `/`, a system directory, a relative or an empty path: the driver does
+    // not judge it (the node is the one place that does, and sends the Unmount when it refuses
+    // one), so it must come back unchanged, and the mount stays counted under its ID.
+    test::TestPlugin plugin;
+    auto d = open(plugin);
+    d->ensure_exists("v", {}, false);
+    int n = 0;
+    for (const std::string value : {"/", "/etc", "relative/dir", ""}) {
+        INFO(value);
+        const std::string id = "c" + std::to_string(++n);
+        plugin.behave("VolumeDriver.Mount", "mountpoint:" + value);
+        CHECK(d->mount("v", id) == value);
+        CHECK(plugin.mounts()["v"][id] == 1);
+        d->unmount("v", id); // accepted: the plugin counted the Mount under that ID
+    }
+
+    // Absent, null or not a string: empty.
+    auto transport = std::make_unique<FakeTransport>();
+    auto* fake = transport.get();
+    volumes::PluginDriver f("rexray", std::move(transport), core::Timeouts{}, std::make_shared<FakeTimer>());
+    for (const std::string body : {R"({"Err":""})", R"({"Mountpoint":null})", R"({"Mountpoint":42})"}) {
+        INFO(body);
+        fake->answer = [&](const std::string& m, const std::string&) { return activate_or(m, reply(200, body)); };
+        CHECK(f.mount("v", "c1").empty());
+    }
 }
