@@ -93,7 +93,7 @@ TEST_CASE("mount --pid --target places the volume in a process; gc releases it w
     });
 }
 
-TEST_CASE("doctor checks the kernel, config, state dir and every plugin", "[hook][manual]") {
+TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and reports the policy", "[hook][manual]") {
     TestPlugin plugin;
     const Cli cli(&plugin);
     auto r = cli({"doctor"});
@@ -102,6 +102,25 @@ TEST_CASE("doctor checks the kernel, config, state dir and every plugin", "[hook
     CHECK(r.out.find("ok    kernel open_tree/move_mount") != std::string::npos);
     CHECK(r.out.find("ok    state dir") != std::string::npos);
     CHECK(r.out.find("ok    plugin " + plugin.name() + ": activated, scope local") != std::string::npos);
+    CHECK(r.out.find("info  policy: drivers tenants may use: any\n") != std::string::npos);
+    CHECK(r.out.find("info  policy: local driver: no options from tenants, no mount helpers, its mounts "
+                     "nosuid,nodev\n") != std::string::npos);
+    // The operator's policy, as doctor reports it.
+    auto c = core::parse_config(read_file(cli.config), "config");
+    c.allowed_drivers = {"local", plugin.name()};
+    c.local_volumes.push_back({.name = "scratch-*", .type = "tmpfs", .device = "tmpfs", .o = "size=1m"});
+    c.driver_policy[plugin.name()].tenant_options = std::vector<std::string>{"size"};
+    c.host_path_prefixes = {"/etc/ebs-explicit"};
+    write_file(cli.config, nlohmann::json(c).dump());
+    r = cli({"doctor"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("info  policy: drivers tenants may use: local, " + plugin.name() + "\n") != std::string::npos);
+    CHECK(r.out.find("info  policy: local volume scratch-*: type tmpfs device tmpfs o size=1m\n") != std::string::npos);
+    CHECK(r.out.find("info  policy: driver " + plugin.name() +
+                     ": tenant options size; mountpoints under anywhere but the system directories\n") !=
+          std::string::npos);
+    CHECK(r.out.find("info  policy: host paths of tasks without an image: under /etc/ebs-explicit (created under "
+                     "/tmp)\n") != std::string::npos);
     plugin.behave("Plugin.Activate", "noimpl");
     r = cli({"doctor"});
     CHECK(r.status == 1);
