@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <set>
@@ -135,9 +136,19 @@ class Chaos {
         for (int w = 0; w < kWorkers; ++w) {
             threads.emplace_back([this, w, &results] { results[w] = worker(w); });
         }
-        std::thread slow([&] { slow_mounts(done); });
-        std::thread restarter([&] { restarts(done); });
-        std::thread filler([&] { fill_state(done); });
+        // An exception escaping a thread would abort the test process without unwinding (and
+        // leave the plugin running): each disturber keeps its error for check_invariants().
+        const auto guarded = [this](void (Chaos::*disturb)(const std::atomic<bool>&), const std::atomic<bool>& d) {
+            try {
+                (this->*disturb)(d);
+            } catch (const std::exception& e) {
+                const std::lock_guard g(errors_mutex_);
+                thread_errors_.push_back(e.what());
+            }
+        };
+        std::thread slow([&] { guarded(&Chaos::slow_mounts, done); });
+        std::thread restarter([&] { guarded(&Chaos::restarts, done); });
+        std::thread filler([&] { guarded(&Chaos::fill_state, done); });
         for (auto& t : threads) {
             t.join();
         }
@@ -165,6 +176,8 @@ class Chaos {
     }
 
     void check_invariants() {
+        INFO(fmt::format("{}", fmt::join(thread_errors_, "\n")));
+        REQUIRE(thread_errors_.empty());
         check_gc_settles(); // (e), first: the others are about the settled node
         check_mounts_balanced();
         check_no_unmounted_use();
@@ -389,6 +402,8 @@ class Chaos {
     NodeDir node_;
     std::vector<Lifecycle> lifecycles_;
     Figures figures_;
+    std::mutex errors_mutex_;
+    std::vector<std::string> thread_errors_;
 };
 
 void run_scenario(const Scenario& scenario) {
