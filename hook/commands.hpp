@@ -7,8 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "lib/core/core.hpp"
-#include "lib/volumes/node.hpp"
-#include "lib/volumes/state.hpp"
+#include "lib/volumes/volumes.hpp"
 
 namespace dvdi::hook {
 

@@ -6,7 +6,6 @@
 
 #include "hook/commands.hpp"
 #include "lib/ns/ns.hpp"
-#include "lib/volumes/placement.hpp"
 #include "lib/volumes/volumes.hpp"
 
 namespace dvdi::hook {
@@ -84,10 +83,9 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
         ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
     } else {
         const auto process = ns::ProcessHandle::open(a.pid);
-        const auto identity = volumes::process_id(a.pid);
+        const auto identity = ns::process_id(a.pid);
         const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
-        ctx.node.acquire({id, "manual", identity.value_or(volumes::ProcessId{})}, {r},
-                         volumes::make_placer(process, root));
+        ctx.node.acquire({id, "manual", identity.value_or(ns::ProcessId{})}, {r}, volumes::make_placer(process, root));
     }
     const auto mountpoint = volumes::held_mountpoint(ctx.store->read(), id, r.key());
     if (!mountpoint) {

@@ -14,7 +14,6 @@
 
 #include "hook/commands.hpp"
 #include "lib/ns/ns.hpp"
-#include "lib/volumes/placement.hpp"
 #include "lib/volumes/volumes.hpp"
 
 namespace dvdi::hook {
@@ -113,7 +112,7 @@ void isolate(Globals& g, const MesosFiles& f) {
     }
     // Pin the process first: the pid is checked against its start time from here on.
     const auto process = ns::ProcessHandle::open(static_cast<pid_t>(*in.pid));
-    const auto identity = volumes::process_id(process.pid());
+    const auto identity = ns::process_id(process.pid());
     if (!identity) {
         throw core::Error(fmt::format("process {} (the container) has exited", process.pid()));
     }

@@ -12,7 +12,6 @@
 
 #include "hook/commands.hpp"
 #include "lib/ns/ns.hpp"
-#include "lib/volumes/placement.hpp"
 #include "lib/volumes/volumes.hpp"
 
 namespace dvdi::hook {
@@ -52,7 +51,7 @@ void prestart(Globals& g) {
     }
     // Pin the process first: the pid is checked against its start time from here on.
     const auto process = ns::ProcessHandle::open(static_cast<pid_t>(*state.pid));
-    const auto identity = volumes::process_id(process.pid());
+    const auto identity = ns::process_id(process.pid());
     if (!identity) {
         throw core::Error(fmt::format("process {} (the container) has exited", process.pid()));
     }

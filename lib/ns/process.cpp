@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -18,26 +20,41 @@ namespace dvdi::ns {
 
 namespace {
 
-// Field 22 of /proc/PID/stat. The command name (field 2) may contain spaces and ')', so fields
-// are counted from the last ')'. Returns 0 when the process is gone.
-std::uint64_t start_time(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    if (!std::getline(in, line)) {
-        return 0;
+struct Stat {
+    std::uint64_t start_time = 0;
+    char state = '?'; ///< field 3: R, S, D, ... Z (zombie), X (dead)
+};
+
+// Fields 3 and 22 of /proc/PID/stat, the one reader of it. The command name (field 2) may
+// contain spaces and ')', so fields are counted from the last ')'.
+std::optional<Stat> read_stat(pid_t pid) noexcept {
+    if (pid <= 0) {
+        return std::nullopt;
     }
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) {
-        return 0;
-    }
-    std::istringstream rest(line.substr(close + 1));
-    std::string field;
-    for (int i = 3; i <= 22 && (rest >> field); ++i) {
-        if (i == 22) {
-            return std::stoull(field);
+    try {
+        std::ifstream in(fmt::format("/proc/{}/stat", pid));
+        std::string line;
+        if (!std::getline(in, line)) {
+            return std::nullopt;
         }
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) {
+            return std::nullopt;
+        }
+        std::istringstream rest(line.substr(close + 1));
+        Stat st;
+        std::string field;
+        for (int i = 3; i <= 22 && (rest >> field); ++i) {
+            if (i == 3) {
+                st.state = field.empty() ? '?' : field[0];
+            } else if (i == 22) {
+                st.start_time = std::stoull(field);
+                return st;
+            }
+        }
+    } catch (...) {
     }
-    return 0;
+    return std::nullopt;
 }
 
 std::uint64_t inode_of(int fd, const std::string& what) {
@@ -49,6 +66,27 @@ std::uint64_t inode_of(int fd, const std::string& what) {
 }
 
 } // namespace
+
+std::optional<ProcessId> process_id(pid_t pid) noexcept {
+    const auto st = read_stat(pid);
+    if (!st) {
+        return std::nullopt;
+    }
+    return ProcessId{pid, st->start_time};
+}
+
+ProcessId self_process() {
+    auto p = process_id(::getpid());
+    if (!p) {
+        throw core::Error("cannot read /proc/self/stat: is /proc mounted?");
+    }
+    return *p;
+}
+
+bool process_alive(const ProcessId& p) noexcept {
+    const auto st = read_stat(p.pid);
+    return st && st->start_time == p.start_time && st->state != 'Z' && st->state != 'X';
+}
 
 ProcessHandle ProcessHandle::open(pid_t pid) {
     if (pid <= 0) {
@@ -62,7 +100,11 @@ ProcessHandle ProcessHandle::open(pid_t pid) {
     if (!h.pidfd_ && errno != ENOSYS) {
         core::throw_errno("pidfd_open", fmt::format("pid {}", pid));
     }
-    h.start_time_ = start_time(pid);
+    const auto id = process_id(pid);
+    if (!id) {
+        core::throw_errno("read", fmt::format("/proc/{}/stat", pid));
+    }
+    h.id_ = *id;
     const std::string ns_path = fmt::format("/proc/{}/ns/mnt", pid);
     h.mnt_ns_.reset(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!h.mnt_ns_) {
@@ -83,11 +125,7 @@ bool ProcessHandle::alive() const noexcept {
             return false;
         }
     }
-    try {
-        return start_time_ != 0 && start_time(pid_) == start_time_;
-    } catch (...) {
-        return false;
-    }
+    return process_alive(id_);
 }
 
 void ProcessHandle::require_alive(const char* when) const {

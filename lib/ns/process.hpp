@@ -1,13 +1,37 @@
-// A handle on a running process whose mount namespace mounts are placed into.
+// Process identity: who a pid is (its start time), whether it still runs (one rule for the
+// hook and gc), and a handle on a running process whose mount namespace mounts are placed into.
 #pragma once
 
 #include <sys/types.h>
 
+#include <compare>
 #include <cstdint>
+#include <optional>
 
 #include "lib/core/fd.hpp"
 
 namespace dvdi::ns {
+
+/// A process, told apart from a later one with the same pid by its start time (clock ticks
+/// after boot, /proc/PID/stat field 22).
+struct ProcessId {
+    pid_t pid = 0;
+    std::uint64_t start_time = 0;
+    auto operator<=>(const ProcessId&) const = default;
+};
+
+/// `pid` now (also when it has exited and is a zombie not reaped yet), or nullopt when there is
+/// no such process. Never throws.
+[[nodiscard]] std::optional<ProcessId> process_id(pid_t pid) noexcept;
+
+/// The calling process. Throws core::Error when /proc is not mounted.
+[[nodiscard]] ProcessId self_process();
+
+/// True while `p` runs: the same pid with the same start time, and not exited. A zombie has
+/// exited: its container is gone even while nobody reaps it (a pid 1 that does not reap
+/// orphans keeps them for a long time), so it is not alive. The one "is it alive" rule of the
+/// hook and of gc (ProcessHandle::alive applies it too). Never throws.
+[[nodiscard]] bool process_alive(const ProcessId& p) noexcept;
 
 /// Pins one process and its mount namespace, opened once on the host and verified, so that a
 /// pid that dies and is reused between the runtime's report and the placement is detected
@@ -28,8 +52,7 @@ class ProcessHandle {
 
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
-    /// True while the process has not exited (a zombie counts as exited) and its pid still
-    /// names the same process (start time unchanged). Never throws.
+    /// process_alive() of the pinned process, checked through the pidfd too. Never throws.
     [[nodiscard]] bool alive() const noexcept;
 
     /// Throws core::Error "process PID (the container) has exited ..." unless alive().
@@ -47,7 +70,7 @@ class ProcessHandle {
     pid_t pid_ = 0;
     core::UniqueFd pidfd_; ///< empty when the kernel has no pidfd_open (< 5.3)
     core::UniqueFd mnt_ns_;
-    std::uint64_t start_time_ = 0; ///< field 22 of /proc/PID/stat, in clock ticks since boot
+    ProcessId id_;
     std::uint64_t mnt_ns_ino_ = 0;
 };
 

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "tests/volumes/cases.hpp"
+#include "tests/volumes/requests/cases.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "lib/volumes/state.hpp"
+#include "lib/volumes/node/state_store.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/hook/mesos_stage.hpp"
 #include "tests/ns/fake_container.hpp"

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/core/core.hpp"
-#include "lib/volumes/state.hpp"
+#include "lib/volumes/node/state_store.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/harness/podman.hpp"
 #include "tests/hook/node_dir.hpp"

@@ -75,7 +75,7 @@
 
 #include "lib/core/error.hpp"
 #include "lib/core/fd.hpp"
-#include "lib/volumes/http_wire.hpp"
+#include "lib/http/wire.hpp"
 #include "tests/plugin/hostile.hpp"
 #include "tests/plugin/plugin_state.hpp"
 
@@ -156,8 +156,7 @@ std::string behaviour_for(const Args& args, const std::string& method, const std
 }
 
 // Returns the call's start tick (0 when nothing is recorded).
-long record(const Args& args, const std::string& method, const volumes::http::Message& m,
-            const std::string& behaviour) {
+long record(const Args& args, const std::string& method, const http::Message& m, const std::string& behaviour) {
     if (args.record.empty()) {
         return 0;
     }
@@ -277,10 +276,10 @@ std::string framed(const Reply& r, const std::string& behaviour) {
 }
 
 void serve_connection(const Args& args, test::plugin::PluginState& state, core::UniqueFd fd) {
-    volumes::http::Reader reader(fd.get());
-    const auto far = [] { return volumes::http::Clock::now() + std::chrono::hours(1); };
+    http::Reader reader(fd.get());
+    const auto far = [] { return http::Clock::now() + std::chrono::hours(1); };
     try {
-        while (auto m = reader.read_message(far(), 4 * volumes::http::kMaxBody)) {
+        while (auto m = reader.read_message(far(), 4 * http::kMaxBody)) {
             const auto sp1 = m->start_line.find(' ');
             const auto sp2 = m->start_line.find(' ', sp1 + 1);
             const std::string path = sp1 == std::string::npos ? "" : m->start_line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -302,7 +301,7 @@ void serve_connection(const Args& args, test::plugin::PluginState& state, core::
                 record_sent(args, start, test::plugin::send_hostile(fd.get(), behaviour, out->head, out->body));
                 return;
             }
-            volumes::http::write_all(fd.get(), framed(*out, behaviour), far());
+            http::write_all(fd.get(), framed(*out, behaviour), far());
             if (!m->keep_alive()) {
                 return;
             }

@@ -10,13 +10,11 @@
 
 #include <fmt/format.h>
 
-#include "lib/volumes/http_wire.hpp"
+#include "lib/http/wire.hpp"
 
 namespace dvdi::test::plugin {
 
 namespace {
-
-namespace http = volumes::http;
 
 /// Writes to the peer until it closes or a limit is reached, counting what the socket took. A
 /// failed write (the peer closed or reset, or it stopped reading until the deadline) ends the

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/core/config.hpp"
-#include "lib/volumes/state.hpp"
+#include "lib/volumes/node/state_store.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/hook/node_dir.hpp"
 #include "tests/plugin/test_plugin.hpp"

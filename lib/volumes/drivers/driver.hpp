@@ -1,0 +1,71 @@
+// The driver interface the rest of the hook uses (SPEC S2): a Docker volume plugin spoken to
+// over its socket, or the built-in `local` driver.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/config.hpp"
+#include "lib/core/error.hpp"
+#include "lib/volumes/requests/request.hpp"
+
+namespace dvdi::volumes {
+
+/// A driver call failed. what() reads `plugin NAME: VolumeDriver.CALL "VOLUME": "<plugin's Err>"`
+/// (or `driver local: ...` for the built-in driver). A plugin's own text is always quoted
+/// (core::quote): what() holds no control character, whatever the plugin sent.
+class DriverError : public core::Error {
+  public:
+    using core::Error::Error;
+};
+
+/// The driver gave no usable answer: it could not be reached (no socket, refused, reset) within
+/// the retry budget, the deadline passed, or its answer could not be read (too large, broken
+/// framing, a 200 without a JSON body). The call may or may not have taken effect. Any other
+/// DriverError is the driver's own answer.
+class DriverUnreachable : public DriverError {
+  public:
+    using DriverError::DriverError;
+    explicit DriverUnreachable(const DriverError& e) : DriverError(e.what()) {}
+};
+
+struct VolumeInfo {
+    std::string name;
+    std::string mountpoint; ///< empty when the driver reports none
+};
+
+struct Capabilities {
+    std::string scope = "local"; ///< "local" or "global"
+};
+
+class Driver {
+  public:
+    virtual ~Driver() = default;
+
+    [[nodiscard]] virtual const std::string& name() const = 0;
+
+    /// Makes sure the volume exists: Get, and when the driver reports no such volume, Create
+    /// with `options` unless `explicit_create` (then it is a DriverError). Throws DriverError.
+    virtual void ensure_exists(const std::string& volume, const Options& options, bool explicit_create) = 0;
+
+    /// Mounts the volume on the node for user `id`; returns the host mountpoint as the driver
+    /// reported it (a plugin's may be empty, relative or anywhere: the node checks it).
+    virtual std::string mount(const std::string& volume, const std::string& id) = 0;
+
+    /// Undoes mount(volume, id) with the same id.
+    virtual void unmount(const std::string& volume, const std::string& id) = 0;
+
+    virtual std::string path(const std::string& volume) = 0;
+    virtual std::vector<VolumeInfo> list() = 0;
+    virtual Capabilities capabilities() = 0;
+    virtual void remove(const std::string& volume) = 0;
+};
+
+/// Finds the driver called `name`: `local` is always the built-in; anything else is a Docker
+/// plugin found by discovery (SPEC S2.1) in the configured directories. Throws
+/// core::InputError for a name that is not a safe driver name or not in allowed_drivers, and
+/// DriverError when no plugin of that name is found within the retry budget.
+std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config);
+
+} // namespace dvdi::volumes

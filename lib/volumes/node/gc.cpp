@@ -1,0 +1,252 @@
+// Recovery: what a hook that died left behind, and unmounts that failed.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "lib/core/core.hpp"
+#include "lib/volumes/node/node.hpp"
+
+namespace dvdi::volumes {
+
+namespace {
+
+std::string describe(const VolumeKey& key) {
+    return fmt::format("{}/{}", key.driver, key.name);
+}
+
+void say(GcReport* report, std::vector<std::string> GcReport::*list, std::string line) {
+    if (report != nullptr) {
+        (report->*list).push_back(line);
+    }
+    core::log::info("{}", line);
+}
+
+} // namespace
+
+// Called with the volume lock held. A volume left `mounting` may or may not be mounted by the
+// driver (the hook died before or after the call reached it): Unmount with the same ID undoes
+// it either way, and a driver that answers "not mounted" is taken at its word. A volume left
+// `unmounting` lost its last user already: finish the Unmount.
+void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
+    const auto s = store_.read();
+    const auto it = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& v) { return v.key == key; });
+    if (it == s.volumes.end() || !(it->status == VolumeStatus::mounting || it->status == VolumeStatus::unmounting)) {
+        return;
+    }
+    const VolumeRecord v = *it;
+    const bool was_mounting = v.status == VolumeStatus::mounting;
+    std::string outcome =
+        fmt::format("volume {}: {} interrupted {} (mount ID {})", describe(key), was_mounting ? "undid" : "finished",
+                    was_mounting ? "mount" : "unmount", v.mount_id);
+    try {
+        drivers_.get(key.driver).unmount(key.name, v.mount_id);
+    } catch (const DriverUnreachable& e) {
+        // A `mounting` record stays `mounting` (only its error is noted), so that its Mount's
+        // window is still honoured when the driver answers again.
+        store_.transact([&](State& st) {
+            if (VolumeRecord* r = st.find_volume(key)) {
+                r->status = was_mounting ? VolumeStatus::mounting : VolumeStatus::unmount_failed;
+                r->last_error = e.what();
+            }
+        });
+        say(report, &GcReport::failures,
+            fmt::format("volume {}: undoing an interrupted {}: {} (will retry)", describe(key),
+                        was_mounting ? "mount" : "unmount", e.what()));
+        return;
+    } catch (const std::exception& e) {
+        if (!was_mounting) {
+            // Refused: the hook that died may have had its Unmount accepted already, or the
+            // driver forgot its mounts (it restarted). Its Path says which.
+            settle_refused_unmount(key, e.what(), report);
+            return;
+        }
+        // The dead hook's Mount may still be on its way through the driver (a slow attach
+        // outlives the hook that runc killed): until its deadline, a refusal proves nothing.
+        const std::int64_t deadline =
+            v.intent_at + std::chrono::ceil<std::chrono::seconds>(settings_.mount_window).count();
+        if (v.intent_at != 0 && std::time(nullptr) < deadline) {
+            say(report, &GcReport::failures,
+                fmt::format("volume {}: the interrupted Mount (mount ID {}) may still land at the driver until its "
+                            "deadline, {} s from now; the record stays, gc retries it then (the driver refused "
+                            "the Unmount: {})",
+                            describe(key), v.mount_id, deadline - std::time(nullptr), e.what()));
+            return;
+        }
+        outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})",
+                              describe(key), e.what());
+    }
+    // Whoever was waiting for it is gone: the hook died before recording any user.
+    store_.transact([&](State& st) {
+        st.erase_volume(key);
+        for (auto& c : st.containers) {
+            std::erase_if(c.volumes, [&](const Placement& p) { return p.key == key; });
+        }
+    });
+    say(report, &GcReport::actions, outcome);
+}
+
+void Node::keep_unmount_failed(const VolumeKey& key, const std::string& error) {
+    store_.transact([&](State& st) {
+        if (VolumeRecord* r = st.find_volume(key)) {
+            r->status = VolumeStatus::unmount_failed;
+            r->last_error = error;
+        }
+    });
+}
+
+// Called with the volume lock held, after the driver refused the Unmount of a volume with no
+// user (its own answer, not "unreachable"). A refusal alone does not say whether a mount is
+// left: a plugin that restarted forgot its mounts and refuses every Unmount, and an Unmount a
+// killed hook already had accepted is refused the second time. The driver's Path says: no
+// mountpoint, it holds no mount of the volume on this node, and the record goes; a mountpoint,
+// or no answer, and the record stays for the next gc, which says why.
+void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refusal, GcReport* report) {
+    std::string held;
+    try {
+        held = drivers_.get(key.driver).path(key.name);
+    } catch (const std::exception& e) {
+        keep_unmount_failed(key, fmt::format("{} (and its Path failed: {})", refusal, e.what()));
+        say(report, &GcReport::failures,
+            fmt::format("volume {}: the driver refused the Unmount ({}) and cannot say whether it still holds a "
+                        "mount (Path: {}); the record stays, gc retries it",
+                        describe(key), refusal, e.what()));
+        return;
+    }
+    if (!held.empty()) {
+        keep_unmount_failed(key, fmt::format("{} (its Path still reports {})", refusal, core::quote(held)));
+        say(report, &GcReport::failures,
+            fmt::format("volume {}: the driver refused the Unmount ({}) but reports it still mounted at {}; the "
+                        "record stays, gc retries it",
+                        describe(key), refusal, core::quote(held)));
+        return;
+    }
+    store_.transact([&](State& st) { st.erase_volume(key); });
+    say(report, &GcReport::actions,
+        fmt::format("volume {}: dropped its record: the driver refused the Unmount ({}) and its Path reports no "
+                    "mount of it on this node",
+                    describe(key), refusal));
+}
+
+// Called with the volume lock held.
+void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
+    const auto s = store_.read();
+    const auto it = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& v) { return v.key == key; });
+    if (it == s.volumes.end() || it->status != VolumeStatus::unmount_failed || !it->users.empty()) {
+        return;
+    }
+    try {
+        drivers_.get(key.driver).unmount(key.name, it->mount_id);
+    } catch (const DriverUnreachable& e) {
+        keep_unmount_failed(key, e.what());
+        say(report, &GcReport::failures, fmt::format("volume {}: unmount failed again: {}", describe(key), e.what()));
+        return;
+    } catch (const std::exception& e) {
+        settle_refused_unmount(key, e.what(), report);
+        return;
+    }
+    store_.transact([&](State& st) { st.erase_volume(key); });
+    say(report, &GcReport::actions, fmt::format("volume {}: unmounted (an earlier unmount had failed)", describe(key)));
+}
+
+GcReport Node::gc() {
+    GcReport report;
+    const State s = store_.read();
+    for (const auto& c : s.containers) {
+        if (c.process.pid != 0 && !ns::process_alive(c.process)) {
+            // What it held: the volumes it is a user of (the others it asked for were never
+            // mounted for it; their intents are resolved below).
+            std::vector<std::string> names;
+            for (const auto& v : s.volumes) {
+                if (std::find(v.users.begin(), v.users.end(), c.id) != v.users.end()) {
+                    names.push_back(describe(v.key));
+                }
+            }
+            release(c.id);
+            say(&report, &GcReport::actions,
+                fmt::format("container {} ({}, pid {} is gone): released {}", c.id, c.runtime, c.process.pid,
+                            names.empty() ? "nothing" : fmt::format("{}", fmt::join(names, ", "))));
+        }
+    }
+    for (const auto& v : store_.read().volumes) {
+        const bool interrupted = (v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
+                                 !ns::process_alive(v.intent_by);
+        if (!interrupted && v.status != VolumeStatus::unmount_failed) {
+            continue;
+        }
+        const auto lock = store_.lock_volume(v.key);
+        if (interrupted) {
+            resolve_interrupted(v.key, &report);
+        } else {
+            retry_unmount(v.key, &report);
+        }
+    }
+    // Users whose container record is gone (a release interrupted between its two writes), and
+    // mounted volumes that are left with no user.
+    std::vector<VolumeKey> unused;
+    store_.transact([&](State& s) {
+        for (auto& v : s.volumes) {
+            std::erase_if(v.users, [&](const std::string& id) {
+                const bool dangling = s.find_container(id) == nullptr;
+                if (dangling) {
+                    report.actions.push_back(
+                        fmt::format("volume {}: dropped user {} (no such container)", describe(v.key), id));
+                }
+                return dangling;
+            });
+            if (v.users.empty() && v.status == VolumeStatus::mounted) {
+                unused.push_back(v.key);
+            }
+        }
+    });
+    for (const auto& key : unused) {
+        put("", key);
+        say(&report, &GcReport::actions, fmt::format("volume {}: unmounted (no container holds it)", describe(key)));
+    }
+    if (const auto swept = store_.sweep_locks(); swept > 0) {
+        core::log::debug("removed {} lock file(s) of volumes no longer recorded", swept);
+    }
+    return report;
+}
+
+std::optional<std::string> Node::forget(const VolumeKey& key) {
+    const auto lock = store_.lock_volume(key);
+    std::optional<std::string> dropped;
+    store_.transact([&](State& s) {
+        const VolumeRecord* v = s.find_volume(key);
+        std::vector<std::string> claims; // containers with a placement of it
+        for (const auto& c : s.containers) {
+            if (std::any_of(c.volumes.begin(), c.volumes.end(), [&](const Placement& p) { return p.key == key; })) {
+                if (c.process.pid == 0 || ns::process_alive(c.process)) {
+                    throw core::Error(fmt::format(
+                        "volume {} is in use by {} ({}{}): stop it (or unmount it) first; nothing was changed",
+                        describe(key), c.id, c.runtime,
+                        c.process.pid == 0 ? ", a holder without a process" : fmt::format(", pid {}", c.process.pid)));
+                }
+                claims.push_back(c.id);
+            }
+        }
+        if (v == nullptr && claims.empty()) {
+            return;
+        }
+        dropped = fmt::format(
+            "volume {}: forgot {}{} without calling the driver{}", describe(key),
+            v == nullptr ? "no record"
+                         : fmt::format("its {} record (mount ID {})",
+                                       v->status == VolumeStatus::mounted ? "mounted" : "unsettled", v->mount_id),
+            claims.empty() ? "" : fmt::format(" and the claims of gone containers {}", fmt::join(claims, ", ")),
+            v != nullptr && !v->last_error.empty() ? fmt::format(" (last error: {})", v->last_error) : "");
+        s.erase_volume(key);
+        for (auto& c : s.containers) {
+            std::erase_if(c.volumes, [&](const Placement& p) { return p.key == key; });
+        }
+        std::erase_if(s.containers, [](const ContainerRecord& c) { return c.volumes.empty(); });
+    });
+    if (dropped) {
+        core::log::warn("{}", *dropped);
+    }
+    return dropped;
+}
+
+} // namespace dvdi::volumes

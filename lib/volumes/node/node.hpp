@@ -1,0 +1,136 @@
+// The node (SPEC S4), and the public header of lib/volumes/node: sharing volumes between
+// containers with reference counts, crash safety through intents, rollback, idempotent release
+// and gc (Node); the state it keeps and where (state.hpp, state_store.hpp); where a container's
+// volumes go (placement.hpp); where a driver's Mountpoint may be (mountpoint_policy.hpp).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/core/config.hpp"
+#include "lib/volumes/drivers/driver_set.hpp"
+#include "lib/volumes/node/mountpoint_policy.hpp"
+#include "lib/volumes/node/placement.hpp"
+#include "lib/volumes/node/state.hpp"
+#include "lib/volumes/node/state_store.hpp"
+#include "lib/volumes/requests/request.hpp"
+
+namespace dvdi::volumes {
+
+/// Where a hook is in its work; tests use it to stop a hook at each step.
+enum class Step {
+    before_mount,   ///< the intent is recorded; the driver has not been called
+    after_mount,    ///< the driver's Mount returned; its outcome is not recorded yet
+    before_place,   ///< the volume is recorded as held; it is not placed yet
+    after_place,    ///< placed in the container; not recorded as placed yet
+    before_unmount, ///< the unmount intent is recorded; the driver has not been called
+};
+using StepObserver = std::function<void(Step, const VolumeKey&)>;
+
+/// Who takes volumes.
+struct ContainerRef {
+    std::string id;
+    std::string runtime;
+    ProcessId process; ///< pid 0: no process for gc to watch
+};
+
+/// What gc did, one line each.
+struct GcReport {
+    std::vector<std::string> actions;
+    std::vector<std::string> failures;
+};
+
+/// What the node logic takes from the configuration.
+struct NodeSettings {
+    /// A Mountpoint it refuses is unmounted again at the driver (same ID) and the acquire fails.
+    MountpointPolicy mountpoints;
+    /// How long after a `mounting` intent its Mount may still land at the driver, even when
+    /// the hook that sent it died: the Create and Mount deadlines and two retry budgets
+    /// (core::Timeouts). Within it a refused Unmount does not prove that nothing was mounted.
+    std::chrono::milliseconds mount_window{120'000 + 120'000 + 2 * 30'000};
+
+    [[nodiscard]] static NodeSettings from(const core::Config& config);
+};
+
+class Node {
+  public:
+    /// `store` and `drivers` must outlive the Node.
+    Node(StateStore& store, DriverSet& drivers, StepObserver observer = {}, NodeSettings settings = {});
+
+    /// Takes every requested volume for the container (the driver's Mount only for the first
+    /// user on the node) and places each with `place`. All or nothing: when one fails, the
+    /// ones already taken are released before it throws core::Error naming the failed volume
+    /// and the released ones. Throws core::InputError when the container already holds volumes.
+    /// Writes the state three times whatever the number of volumes (twice when none needs a
+    /// Mount): the intents, the Mounts' outcomes, the placements.
+    void acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place);
+
+    /// For a container whose volumes were taken before it had a process (Mesos prepare, then
+    /// isolate): records its process for gc and places each volume not placed yet. Throws
+    /// core::Error for an unknown container, and what `place` throws (the caller's cleanup
+    /// then releases the container).
+    void attach(const std::string& container_id, const ProcessId& process, const Placer& place);
+
+    /// Releases every volume the container holds (Unmount after the last user). Idempotent:
+    /// returns false, and does nothing, for a container that holds none. A failed Unmount is
+    /// recorded for gc and logged; it does not make release fail. Writes the state twice (once
+    /// when no volume needs an Unmount).
+    bool release(const std::string& container_id);
+
+    /// "Ensure mounted" for a holder that is not a container (dvdcli, a person): when `holder`
+    /// already holds the request's volume, returns its recorded mountpoint without calling the
+    /// driver; otherwise acquires it for `holder` (runtime `runtime`, no process, nothing
+    /// placed) and returns the driver's mountpoint. Calls for the same holder are serialised
+    /// across processes, so two concurrent calls mount once. Throws what acquire throws.
+    std::string hold(const std::string& holder, const std::string& runtime, const Request& request);
+
+    /// "Ensure unmounted": releases what `holder` holds, serialised with hold(). Returns false
+    /// when it held nothing.
+    bool unhold(const std::string& holder);
+
+    /// Releases the containers whose process is gone, finishes or undoes what hooks that died
+    /// were doing, and retries failed unmounts. A refused Unmount is settled by the driver's
+    /// Path: no mountpoint, and the record is dropped (said in the report); else it stays.
+    GcReport gc();
+
+    /// The operator's way out for a volume whose driver is gone for good: drops the node's
+    /// record of `key`, and the claims of its users whose process is gone, without calling the
+    /// driver. Throws core::Error, changing nothing, while a user's process still runs or a
+    /// holder without a process (dvdcli, a manual mount) holds it. Returns what it dropped;
+    /// nullopt when nothing is recorded of the volume.
+    std::optional<std::string> forget(const VolumeKey& key);
+
+  private:
+    std::string mount(const Request& request, const std::string& mount_id);
+    bool record_mounts(const std::string& container_id, const std::vector<Request>& requests,
+                       const std::vector<std::string>& mount_ids, const std::vector<std::string>& mountpoints,
+                       std::size_t end);
+    bool release_locked(const std::string& container_id);
+    void put(const std::string& container_id, const VolumeKey& key);
+    void unmount_locked(const VolumeKey& key, const std::string& mount_id);
+    void resolve_interrupted(const VolumeKey& key, GcReport* report);
+    void retry_unmount(const VolumeKey& key, GcReport* report);
+    void settle_refused_unmount(const VolumeKey& key, const std::string& refusal, GcReport* report);
+    void keep_unmount_failed(const VolumeKey& key, const std::string& error);
+    void notify(Step step, const VolumeKey& key) const;
+
+    StateStore& store_;
+    DriverSet& drivers_;
+    StepObserver observer_;
+    NodeSettings settings_;
+};
+
+/// The mountpoint of `key` when `holder` holds it fully (its record active, the volume mounted),
+/// else nothing: what hold() and `dvdi-hook mount` answer without mounting again.
+[[nodiscard]] std::optional<std::string> held_mountpoint(const State& s, const std::string& holder,
+                                                         const VolumeKey& key);
+
+/// A fresh mount ID: 64 hex digits from the kernel's random source, as Docker makes them.
+[[nodiscard]] std::string new_mount_id();
+
+} // namespace dvdi::volumes

@@ -1,0 +1,94 @@
+// The node's state (SPEC S4): which volumes are mounted on this node, for whom, and what a hook
+// was doing when it last touched them. Kept in <state_dir>/state.json, changed only under a
+// lock, written to a temporary file, fsynced and renamed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "lib/ns/process.hpp"
+#include "lib/volumes/requests/request.hpp"
+
+namespace dvdi::volumes {
+
+/// Processes are told apart by lib/ns's identity (pid and start time) and its one "alive" rule.
+using ns::ProcessId;
+
+enum class VolumeStatus {
+    mounting,       ///< a hook is calling (or was calling, if it died) the driver's Mount
+    mounted,        ///< Mount succeeded; `users` hold it
+    unmounting,     ///< a hook is calling (or was calling) the driver's Unmount
+    unmount_failed, ///< Unmount failed; gc retries it
+};
+
+/// One volume mounted (or being mounted) on this node.
+struct VolumeRecord {
+    VolumeKey key;
+    std::string mount_id;   ///< unique per node and volume; Mount and Unmount use the same
+    std::string mountpoint; ///< the driver's host path, once mounted
+    Options options;
+    VolumeStatus status = VolumeStatus::mounting;
+    std::vector<std::string> users; ///< container ids holding the volume
+    ProcessId intent_by;            ///< the hook that set `mounting`/`unmounting`
+    std::string last_error;         ///< the last failed driver call, for gc and list
+    /// When `mounting` was recorded (seconds since the epoch; 0: unknown): a Mount sent then
+    /// may still be in flight at the driver until its deadline, even after its hook died.
+    std::int64_t intent_at = 0;
+};
+
+/// Where one of a container's volumes went.
+struct Placement {
+    VolumeKey key;
+    std::string target; ///< where it was placed; empty: not placed in a namespace
+    bool placed = false;
+    /// What the request asked, so a later step (Mesos isolate) can place it.
+    std::optional<std::string> container_path;
+    Mode mode = Mode::rw;
+};
+
+/// `releasing` is read but no longer written: a release removes the container's record in its
+/// first write.
+enum class ContainerStatus { acquiring, active, releasing };
+
+/// One container that holds volumes.
+struct ContainerRecord {
+    std::string id;
+    std::string runtime; ///< "oci", "mesos", "manual", "dvdcli"
+    /// The container's process; pid 0 when there is none to watch (manual and dvdcli users,
+    /// which gc never releases by itself).
+    ProcessId process;
+    ContainerStatus status = ContainerStatus::acquiring;
+    std::vector<Placement> volumes;
+};
+
+struct State {
+    static constexpr int kVersion = 1;
+    std::vector<VolumeRecord> volumes;
+    std::vector<ContainerRecord> containers;
+
+    [[nodiscard]] VolumeRecord* find_volume(const VolumeKey& key);
+    [[nodiscard]] ContainerRecord* find_container(const std::string& id);
+    void erase_volume(const VolumeKey& key);
+    void erase_container(const std::string& id);
+    [[nodiscard]] bool empty() const { return volumes.empty() && containers.empty(); }
+};
+
+void to_json(nlohmann::json& j, const VolumeRecord& v);
+void from_json(const nlohmann::json& j, VolumeRecord& v);
+void to_json(nlohmann::json& j, const Placement& p);
+void from_json(const nlohmann::json& j, Placement& p);
+void to_json(nlohmann::json& j, const ContainerRecord& c);
+void from_json(const nlohmann::json& j, ContainerRecord& c);
+void to_json(nlohmann::json& j, const State& s);
+/// Throws core::Error naming `origin` for a document of another version or a wrong shape.
+[[nodiscard]] State parse_state(std::string_view text, std::string_view origin);
+
+} // namespace dvdi::volumes

@@ -1,0 +1,118 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <catch2/catch.hpp>
+
+#include "lib/core/core.hpp"
+#include "lib/volumes/volumes.hpp"
+#include "tests/harness/harness.hpp"
+#include "tests/plugin/test_plugin.hpp"
+
+using namespace dvdi;
+using http::Endpoint;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A bound (not listening) unix socket file at `path`, enough for discovery's S_ISSOCK test.
+core::UniqueFd make_socket_file(const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    core::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+}
+
+core::Config dirs_config(const test::TempDir& dir) {
+    core::Config c;
+    c.plugin_socket_dirs = {(dir / "run").string()};
+    c.plugin_spec_dirs = {(dir / "etc").string(), (dir / "usr").string()};
+    c.timeouts.retry_budget = std::chrono::milliseconds(500);
+    return c;
+}
+
+} // namespace
+
+TEST_CASE("driver names that are not safe file names never reach the filesystem", "[volumes][drivers]") {
+    core::Config c;
+    for (const std::string& bad :
+         std::vector<std::string>{"", "../etc", "a/b", ".hidden", "-x", "a b", std::string("a\0b", 3)}) {
+        CHECK_THROWS_AS(volumes::find_plugin(bad, c), core::InputError);
+        CHECK_THROWS_AS(volumes::open_driver(bad, c), core::InputError);
+    }
+    CHECK(volumes::is_safe_driver_name("rexray"));
+    CHECK(volumes::is_safe_driver_name("my-plugin_2.0"));
+    CHECK_FALSE(volumes::is_safe_driver_name(std::string(129, 'a')));
+}
+
+TEST_CASE("discovery follows dockerd's order: sockets, then per spec dir .spec before .json", "[volumes][drivers]") {
+    test::TempDir dir;
+    const auto c = dirs_config(dir);
+    CHECK_FALSE(volumes::find_plugin("p", c).has_value());
+
+    fs::create_directories(dir / "usr/p");
+    test::write_file(dir / "usr/p/p.json", R"({"Addr": "tcp://127.0.0.1:9004", "Name": "ignored"})");
+    CHECK(volumes::find_plugin("p", c)->url() == "tcp://127.0.0.1:9004");
+    test::write_file(dir / "usr/p.json", R"({"Addr": "tcp://127.0.0.1:9003"})");
+    CHECK(volumes::find_plugin("p", c)->url() == "tcp://127.0.0.1:9003");
+    fs::create_directories(dir / "usr/p");
+    test::write_file(dir / "usr/p/p.spec", "  http://localhost:9002/\n");
+    CHECK(volumes::find_plugin("p", c)->url() == "tcp://127.0.0.1:9002");
+    // The first spec dir wins over the second, whatever the extension.
+    fs::create_directories(dir / "etc");
+    test::write_file(dir / "etc/p.json", R"({"Addr": "unix:///x/etc.sock"})");
+    CHECK(volumes::find_plugin("p", c)->url() == "unix:///x/etc.sock");
+    test::write_file(dir / "etc/p.spec", "unix:///x/etc-spec.sock");
+    CHECK(volumes::find_plugin("p", c)->url() == "unix:///x/etc-spec.sock");
+    // A regular file called p.sock is not a socket.
+    fs::create_directories(dir / "run");
+    test::write_file(dir / "run/p.sock", "");
+    CHECK(volumes::find_plugin("p", c)->url() == "unix:///x/etc-spec.sock");
+    fs::remove(dir / "run/p.sock");
+    const auto nested = make_socket_file(dir / "run/p/p.sock");
+    CHECK(volumes::find_plugin("p", c)->url() == "unix://" + (dir / "run/p/p.sock").string());
+    const auto flat = make_socket_file(dir / "run/p.sock");
+    CHECK(volumes::find_plugin("p", c)->url() == "unix://" + (dir / "run/p.sock").string());
+}
+
+TEST_CASE("plugin addresses: numeric or localhost TCP, absolute unix paths, no TLS", "[volumes][drivers]") {
+    using http::parse_endpoint;
+    CHECK(parse_endpoint("tcp://localhost:8080", "t").host == "127.0.0.1");
+    CHECK(parse_endpoint("tcp://[::1]:8080", "t").url() == "tcp://[::1]:8080");
+    CHECK(parse_endpoint("unix:///run/x.sock", "t").path == "/run/x.sock");
+    CHECK_THROWS_WITH(parse_endpoint("tcp://plugin.example:80", "f"), Catch::Contains("names are not resolved"));
+    CHECK_THROWS_WITH(parse_endpoint("https://127.0.0.1:80", "f"), Catch::Contains("unknown protocol"));
+    CHECK_THROWS_WITH(parse_endpoint("/run/x.sock", "f"), Catch::Contains("unknown protocol"));
+    CHECK_THROWS_WITH(parse_endpoint("tcp://127.0.0.1:0", "f"), Catch::Contains("bad port"));
+    CHECK_THROWS_WITH(parse_endpoint("unix://rel.sock", "f"), Catch::Contains("absolute"));
+
+    test::TempDir dir;
+    const auto c = dirs_config(dir);
+    fs::create_directories(dir / "etc");
+    test::write_file(dir / "etc/t.json", R"({"Addr": "tcp://127.0.0.1:1", "TLSConfig": {"CAFile": "/ca"}})");
+    CHECK_THROWS_WITH(volumes::find_plugin("t", c), Catch::Contains("TLSConfig is not supported"));
+}
+
+TEST_CASE("open_driver: local is built in, allowed_drivers is enforced, a missing plugin is an error",
+          "[volumes][drivers]") {
+    test::TempDir dir;
+    auto c = dirs_config(dir);
+    c.data_dir = (dir / "data").string();
+    // A plugin socket called local does not shadow the built-in driver.
+    const auto shadow = make_socket_file(dir / "run/local.sock");
+    auto local = volumes::open_driver("local", c);
+    CHECK(dynamic_cast<volumes::LocalDriver*>(local.get()) != nullptr);
+
+    c.allowed_drivers = {"rexray"};
+    CHECK_THROWS_WITH(volumes::open_driver("local", c), Catch::Contains("not in allowed_drivers"));
+    c.allowed_drivers.clear();
+
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(volumes::open_driver("absent", c), Catch::StartsWith("plugin absent: not found"));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+}
