@@ -106,10 +106,19 @@ class Node {
     std::optional<std::string> forget(const VolumeKey& key);
 
   private:
+    struct Row;     // one requested volume through acquire's phases (acquire.cpp)
+    class Rollback; // undoes a failed acquire (acquire.cpp)
+    void settle(const std::vector<VolumeKey>& keys);
+    std::vector<Row> record_intents(const ContainerRef& container, const std::vector<Request>& requests);
+    void mount_all(const std::string& container_id, std::vector<Row>& rows, const Rollback& rollback);
     std::string mount(const Request& request, const std::string& mount_id);
-    bool record_mounts(const std::string& container_id, const std::vector<Request>& requests,
-                       const std::vector<std::string>& mount_ids, const std::vector<std::string>& mountpoints,
-                       std::size_t end);
+    void record_outcomes(const std::string& container_id, const std::vector<Row>& rows, const Rollback& rollback);
+    bool record_mounts(const std::string& container_id, const std::vector<Row>& rows, std::size_t end);
+    void place_all(std::vector<Row>& rows, const Placer& place, const Rollback& rollback);
+    void record_placements(const std::string& container_id, const std::vector<Row>& rows, const Rollback& rollback);
+    /// Releases the container; the caller holds the locks of its volumes (acquire's rollback
+    /// before it lets them go). release() takes them itself: calling it with them held waits
+    /// for this very process, for ever.
     bool release_locked(const std::string& container_id);
     void put(const std::string& container_id, const VolumeKey& key);
     void unmount_locked(const VolumeKey& key, const std::string& mount_id);

@@ -24,9 +24,8 @@ NLOHMANN_JSON_SERIALIZE_ENUM(VolumeStatus, {{VolumeStatus::mounting, "mounting"}
                                             {VolumeStatus::mounted, "mounted"},
                                             {VolumeStatus::unmounting, "unmounting"},
                                             {VolumeStatus::unmount_failed, "unmount_failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(ContainerStatus, {{ContainerStatus::acquiring, "acquiring"},
-                                               {ContainerStatus::active, "active"},
-                                               {ContainerStatus::releasing, "releasing"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(ContainerStatus,
+                             {{ContainerStatus::acquiring, "acquiring"}, {ContainerStatus::active, "active"}})
 
 namespace {
 // ns::ProcessId is lib/ns's type; its JSON form lives with the records that hold it.
@@ -97,9 +96,15 @@ void from_json(const json& j, ContainerRecord& c) {
     j.at("id").get_to(c.id);
     j.at("runtime").get_to(c.runtime);
     read_process(j.at("process"), c.process);
-    j.at("status").get_to(c.status);
-    if (!j.at("status").is_string() || j.at("status") != json(c.status)) {
-        throw core::Error("unknown container status " + j.at("status").dump());
+    if (j.at("status") == "releasing") {
+        // Written by the 0.1.0 builds before one write per phase, by a poststop that was cut
+        // short: read as active, so gc releases it once its process is gone, as it did then.
+        c.status = ContainerStatus::active;
+    } else {
+        j.at("status").get_to(c.status);
+        if (!j.at("status").is_string() || j.at("status") != json(c.status)) {
+            throw core::Error("unknown container status " + j.at("status").dump());
+        }
     }
     j.at("volumes").get_to(c.volumes);
 }

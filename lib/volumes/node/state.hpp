@@ -54,9 +54,9 @@ struct Placement {
     Mode mode = Mode::rw;
 };
 
-/// `releasing` is read but no longer written: a release removes the container's record in its
-/// first write.
-enum class ContainerStatus { acquiring, active, releasing };
+/// Whether a container's acquire finished. (A release removes the container's record in its
+/// first write: there is no "releasing".)
+enum class ContainerStatus { acquiring, active };
 
 /// One container that holds volumes.
 struct ContainerRecord {

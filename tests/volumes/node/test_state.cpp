@@ -49,6 +49,18 @@ TEST_CASE("the state round-trips through the file, with a version", "[volumes][s
     CHECK_FALSE(std::filesystem::exists(dir / "state/state.json.tmp"));
 }
 
+TEST_CASE("a container left `releasing` by an early 0.1.0 build is read as active", "[volumes][state]") {
+    // Those builds marked a container releasing during its poststop; one cut short left it so.
+    // It must still parse (the node's mounts are behind it) and be gc's to release.
+    const std::string text = R"({"version":1,"volumes":[],"containers":[{"id":"c1","runtime":"oci",
+        "process":{"pid":42,"start_time":7},"status":"releasing","volumes":[]}]})";
+    const State s = parse_state(text, "state.json");
+    REQUIRE(s.containers.size() == 1);
+    CHECK(s.containers[0].status == ContainerStatus::active);
+    CHECK_THROWS_WITH(parse_state(std::string(text).replace(text.find("releasing"), 9, "leaving"), "state.json"),
+                      Catch::Contains("unknown container status \"leaving\""));
+}
+
 TEST_CASE("a change that throws writes nothing", "[volumes][state]") {
     TempDir dir;
     const auto store = open_state_store(dir.path().string());
