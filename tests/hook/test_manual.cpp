@@ -1,5 +1,7 @@
 // The commands a person runs (mount, unmount, list, gc, doctor) and the README's demo, driven
 // through the built binary.
+#include <sys/mount.h>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -126,6 +128,62 @@ TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and rep
     CHECK(r.status == 1);
     CHECK(r.out.find("FAIL  plugin " + plugin.name()) != std::string::npos);
     CHECK(r.err == "dvdi-hook: error: doctor: 1 check(s) failed\n");
+}
+
+TEST_CASE("doctor: a local data dir that does not exist is said so, and doctor does not create it", "[hook][manual]") {
+    const Cli cli;
+    const auto r = cli({"doctor"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("warn  driver local: data dir " + (cli.dir / "data").string() +
+                     " does not exist yet: the local driver creates it (root's, 0700) with its first volume; "
+                     "nothing in it to check\n") != std::string::npos);
+    CHECK_FALSE(fs::exists(cli.dir / "data"));
+    REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: the driver makes the data dir
+    CHECK(cli({"doctor"})
+              .out.find("ok    driver local: data dir " + (cli.dir / "data").string() +
+                        " (root's, not writable by others, writable)\n") != std::string::npos);
+    REQUIRE(cli({"unmount", "scratch"}).status == 0);
+}
+
+TEST_CASE("doctor: a state dir or a data dir the hook cannot write fails", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cli cli;
+    REQUIRE(cli({"doctor"}).status == 0); // the state dir and its lock file exist now, as on a used node
+    in_private_mount_ns([&] {
+        // The node's dir (state dir, and the data dir's parent) on a read-only mount.
+        const std::string dir = cli.dir.path().string();
+        REQUIRE(::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) == 0);
+        REQUIRE(::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0);
+        const auto r = cli({"doctor"});
+        INFO(r.out << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.out.find("FAIL  state dir " + dir + "/state: mkostemp(`" + dir +
+                         "/state/.dvdi-doctor-XXXXXX`): Read-only file system\n") != std::string::npos);
+        CHECK(r.out.find("FAIL  driver local: data dir " + dir +
+                         "/data does not exist, and the local driver cannot create it: mkostemp(`" + dir +
+                         "/.dvdi-doctor-XXXXXX`): Read-only file system\n") != std::string::npos);
+        CHECK(r.err == "dvdi-hook: error: doctor: 2 check(s) failed\n");
+    });
+}
+
+TEST_CASE("doctor without a config file says the defaults are in use", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    TempDir dir("dvdi-doctor");
+    in_private_mount_ns([&] {
+        // No file at the default path, and no plugin the host may have: empty dirs over them.
+        for (const char* hide :
+             {"/etc/dvdi-hook", "/run/docker/plugins", "/etc/docker/plugins", "/usr/lib/docker/plugins"}) {
+            if (fs::exists(hide)) {
+                REQUIRE(::mount("none", hide, "tmpfs", 0, nullptr) == 0);
+            }
+        }
+        const auto r = run({hook_binary().string(), "--state-dir", (dir / "state").string(), "doctor"});
+        INFO(r.out << r.err);
+        CHECK(r.out.find("ok    config: no config file (/etc/dvdi-hook/config.json does not exist): the defaults are "
+                         "in use; default driver rexray\n") != std::string::npos);
+        CHECK(r.out.find("config /etc/dvdi-hook") == std::string::npos);
+    });
 }
 
 TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {
