@@ -186,6 +186,34 @@ TEST_CASE("doctor without a config file says the defaults are in use", "[hook][m
     });
 }
 
+TEST_CASE("list shows each status as the state spells it, and a failed volume's last error on a line of its own",
+          "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    REQUIRE(cli({"mount", "-d", plugin.name(), "v1"}).status == 0);
+    plugin.behave("VolumeDriver.Unmount", "close"); // no answer: the record stays for gc
+    const auto unmount = cli({"unmount", "-d", plugin.name(), "v1"});
+    INFO(unmount.out << unmount.err);
+    REQUIRE(unmount.status == 0);
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    REQUIRE(state["volumes"].size() == 1);
+    const auto& v = state["volumes"][0];
+    CHECK(v["status"] == "unmount_failed");
+    const std::string error = v["last_error"].get<std::string>();
+    CHECK(error.starts_with("plugin " + plugin.name() + ": VolumeDriver.Unmount \"v1\": "));
+    CHECK(error.find("dvdi-hook:") == std::string::npos);
+
+    const auto table = cli({"list"});
+    INFO(table.out);
+    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {}\n{:<12} {:<24} {:<14} {:<40} \n{:<12} last error: "
+                                   "{}\n",
+                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS", plugin.name(), "v1",
+                                   "unmount_failed", v["mountpoint"].get<std::string>(), "", error));
+    plugin.behave("VolumeDriver.Unmount", "ok");
+    REQUIRE(cli({"gc"}).status == 0);
+    CHECK(cli({"list"}).out.find("last error") == std::string::npos);
+}
+
 TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {
     DVDI_REQUIRE_ROOT();
     DVDI_REQUIRE_PROGRAM("runc");
