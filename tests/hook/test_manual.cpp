@@ -130,6 +130,18 @@ TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and rep
     CHECK(r.err == "dvdi-hook: error: doctor: 1 check(s) failed\n");
 }
 
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
 TEST_CASE("doctor: a local data dir that does not exist is said so, and doctor does not create it", "[hook][manual]") {
     const Cli cli;
     const auto r = cli({"doctor"});
@@ -212,6 +224,27 @@ TEST_CASE("list shows each status as the state spells it, and a failed volume's 
     plugin.behave("VolumeDriver.Unmount", "ok");
     REQUIRE(cli({"gc"}).status == 0);
     CHECK(cli({"list"}).out.find("last error") == std::string::npos);
+}
+
+TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody holds, and says each once",
+          "[hook][manual][gc]") {
+    const Cli cli;
+    REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: no mount, no root needed
+    // A release interrupted between its two writes: the holder's record went, its use did not.
+    const auto path = cli.dir / "state/state.json";
+    auto state = nlohmann::json::parse(read_file(path));
+    state["containers"] = nlohmann::json::array();
+    write_file(path, state.dump());
+    const auto gc = cli({"gc"});
+    INFO(gc.out << gc.err);
+    CHECK(gc.status == 0);
+    const std::string dropped = "volume local/scratch: dropped user manual:local/scratch (no such container)";
+    const std::string unmounted = "volume local/scratch: unmounted (no container holds it)";
+    CHECK(gc.out == dropped + "\n" + unmounted + "\n");
+    CHECK(count_of(gc.err, "dvdi-hook: info: " + dropped + "\n") == 1);
+    CHECK(count_of(gc.err, "dvdi-hook: info: " + unmounted + "\n") == 1);
+    CHECK(nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].empty());
+    CHECK(cli({"gc"}).out == "nothing to do\n");
 }
 
 TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {
