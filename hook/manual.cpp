@@ -105,18 +105,19 @@ void unmount_cmd(Globals& g, const VolumeArgs& a) {
     }
 }
 
-std::string_view status_name(volumes::VolumeStatus s) {
-    switch (s) {
-    case volumes::VolumeStatus::mounting:
-        return "mounting";
-    case volumes::VolumeStatus::mounted:
-        return "mounted";
-    case volumes::VolumeStatus::unmounting:
-        return "unmounting";
-    case volumes::VolumeStatus::unmount_failed:
-        return "unmount-failed";
+// The table: one line per volume, and under a volume whose last driver call failed, that error
+// (one line, escaped: it may quote a plugin's text). The status is spelled as in the state file
+// and `list --json`, from the one mapping that writes them.
+void print_table(const volumes::State& state) {
+    fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS");
+    for (const auto& v : state.volumes) {
+        const nlohmann::json record = v;
+        fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", v.key.driver, v.key.name, record.at("status").get<std::string>(),
+                   v.mountpoint, fmt::join(v.users, ","));
+        if (!v.last_error.empty()) {
+            fmt::print("{:<12} last error: {}\n", "", core::printable(v.last_error));
+        }
     }
-    return "?";
 }
 
 void list_cmd(Globals& g, bool json) {
@@ -126,11 +127,7 @@ void list_cmd(Globals& g, bool json) {
         fmt::print("{}\n", nlohmann::json(state).dump(2));
         return;
     }
-    fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS");
-    for (const auto& v : state.volumes) {
-        fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", v.key.driver, v.key.name, status_name(v.status), v.mountpoint,
-                   fmt::join(v.users, ","));
-    }
+    print_table(state);
 }
 
 // The operator's way out for a volume whose plugin is gone for good (docs/FAILURES.md).

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+// The listener interfaces (TestEventListenerBase, AssertionStats) outside the runner's own file.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -66,7 +68,39 @@ int decode_status(int status) {
     return 128 + WTERMSIG(status);
 }
 
+// Every failed assertion of this process, described as Catch reported it, in order (for
+// run_child_body). Catch calls listeners for every failed assertion whatever its macro; passing
+// ones are not reported (without -s) and not needed.
+std::vector<std::string> g_failed_assertions;
+
+std::string describe(const Catch::AssertionStats& stats) {
+    const Catch::AssertionResult& r = stats.assertionResult;
+    std::string text = fmt::format("{}:{}: ", r.getSourceInfo().file, r.getSourceInfo().line);
+    text += r.hasExpression() ? r.getExpressionInMacro() : std::string(r.getTestMacroName());
+    if (r.hasExpandedExpression()) {
+        text += " with expansion " + r.getExpandedExpression();
+    }
+    // The INFO messages in scope, and the assertion's own message (FAIL_CHECK, an exception).
+    for (const auto& info : stats.infoMessages) {
+        text += "\n    with message: " + info.message;
+    }
+    return text;
+}
+
+class FailedAssertionRecorder : public Catch::TestEventListenerBase {
+  public:
+    using TestEventListenerBase::TestEventListenerBase;
+    bool assertionEnded(const Catch::AssertionStats& stats) override {
+        if (!stats.assertionResult.isOk()) {
+            g_failed_assertions.push_back(describe(stats));
+        }
+        return true;
+    }
+};
+
 } // namespace
+
+CATCH_REGISTER_LISTENER(FailedAssertionRecorder)
 
 fs::path hook_binary() {
     return DVDI_HOOK_PATH;
@@ -85,6 +119,30 @@ void mark_skipped(const std::string& reason) {
 
 bool take_skipped() {
     return std::exchange(g_skipped, false);
+}
+
+std::string run_child_body(const std::function<void()>& body) noexcept {
+    try {
+        const std::size_t before = g_failed_assertions.size();
+        std::string thrown;
+        try {
+            body();
+        } catch (const Catch::TestFailureException&) {
+            // A failed REQUIRE (or FAIL): recorded already.
+        } catch (const std::exception& e) {
+            thrown = fmt::format("an exception: {}", e.what());
+        } catch (...) {
+            thrown = "an exception of an unknown type";
+        }
+        std::vector<std::string> failed(g_failed_assertions.begin() + static_cast<std::ptrdiff_t>(before),
+                                        g_failed_assertions.end());
+        if (!thrown.empty()) {
+            failed.push_back(std::move(thrown));
+        }
+        return fmt::format("{}", fmt::join(failed, "\n"));
+    } catch (...) {
+        return "the child could not describe what failed in it (out of memory?)";
+    }
 }
 
 std::optional<fs::path> find_program(const std::string& name) {
@@ -233,17 +291,58 @@ void unmount_below(const fs::path& dir) {
     }
 }
 
-void in_private_mount_ns(const std::function<void()>& body, std::chrono::milliseconds timeout) {
+ChildOutcome run_in_child(const std::function<void()>& body, std::chrono::milliseconds timeout) {
     Pipe report;
     std::cout.flush();
     std::cerr.flush();
     const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
+    if (pid < 0) {
+        core::throw_errno("fork");
+    }
     if (pid == 0) {
         report.read.reset();
         ::setpgid(0, 0);
-        std::string message;
-        try {
+        const std::string failures = run_child_body(body);
+        std::cout.flush();
+        std::cerr.flush();
+        for (std::size_t done = 0; done < failures.size();) {
+            const ssize_t n = ::write(report.write.get(), failures.data() + done, failures.size() - done);
+            if (n <= 0) {
+                break;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        ::_exit(failures.empty() ? 0 : 1);
+    }
+    report.write.reset();
+    set_nonblocking(report.read.get());
+    ChildOutcome outcome;
+    int status = 0;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        pollfd pfd{report.read.get(), POLLIN, 0};
+        ::poll(&pfd, 1, 50);
+        drain(report.read.get(), outcome.failures);
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            drain(report.read.get(), outcome.failures);
+            break;
+        }
+        if (Clock::now() > deadline) {
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            outcome.timed_out = true;
+            break;
+        }
+    }
+    // Whatever the body started and left running dies with it.
+    ::kill(-pid, SIGKILL);
+    outcome.status = decode_status(status);
+    return outcome;
+}
+
+void in_private_mount_ns(const std::function<void()>& body, std::chrono::milliseconds timeout) {
+    const auto child = run_in_child(
+        [&] {
             if (::unshare(CLONE_NEWNS) != 0) {
                 core::throw_errno("unshare", "CLONE_NEWNS");
             }
@@ -251,42 +350,11 @@ void in_private_mount_ns(const std::function<void()>& body, std::chrono::millise
                 core::throw_errno("mount MS_REC|MS_PRIVATE", "/");
             }
             body();
-        } catch (const std::exception& e) {
-            message = e.what();
-        } catch (...) {
-            message = "a REQUIRE failed in the private-namespace child (its report is above)";
-        }
-        std::cout.flush();
-        [[maybe_unused]] auto n = ::write(report.write.get(), message.data(), message.size());
-        ::_exit(message.empty() ? 0 : 1);
-    }
-    report.write.reset();
-    set_nonblocking(report.read.get());
-    std::string message;
-    int status = 0;
-    const auto deadline = Clock::now() + timeout;
-    bool timed_out = false;
-    for (;;) {
-        pollfd pfd{report.read.get(), POLLIN, 0};
-        ::poll(&pfd, 1, 50);
-        drain(report.read.get(), message);
-        if (::waitpid(pid, &status, WNOHANG) == pid) {
-            drain(report.read.get(), message);
-            break;
-        }
-        if (Clock::now() > deadline) {
-            ::kill(-pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            timed_out = true;
-            break;
-        }
-    }
-    // Whatever the body started and left running dies with it.
-    ::kill(-pid, SIGKILL);
-    INFO("private-namespace child: " << (timed_out ? "timed out" : message));
-    REQUIRE(!timed_out);
-    REQUIRE(message.empty());
-    REQUIRE(decode_status(status) == 0);
+        },
+        timeout);
+    INFO("private-namespace child: " << (child.timed_out ? "timed out" : fmt::format("exit status {}", child.status))
+                                     << (child.failures.empty() ? "" : ":\n" + child.failures));
+    REQUIRE(child.ok());
 }
 
 void write_file(const fs::path& path, const std::string& text) {

@@ -106,10 +106,37 @@ class TempDir {
 /// Detaches every mount at or below `dir` in this mount namespace, deepest first.
 void unmount_below(const fs::path& dir);
 
+/// Test code in a forked child. Catch counts a failed assertion in the process that makes it:
+/// in a child, that count dies with the child. A failed REQUIRE throws, which the child can see;
+/// a failed CHECK (CHECK_THAT, FAIL_CHECK, CHECK_THROWS ...) only returns, and would be printed
+/// by the child and lost. So the harness registers a Catch listener (harness.cpp) that records
+/// every failed assertion of the process as Catch reports it, whatever the macro; a child runs
+/// its test code through run_child_body, which returns what was recorded while it ran, and
+/// hands that to the parent (a pipe, its exit status), where it fails the test case.
+
+/// Runs `body` and returns what failed in it, empty when nothing did: each failed assertion
+/// (file:line, the expression and its expansion, its INFO messages), then the exception that
+/// ended the body, if any. Never throws. Meant for a forked child, which must then end with
+/// _exit (returning would run the rest of the suite a second time).
+[[nodiscard]] std::string run_child_body(const std::function<void()>& body) noexcept;
+
+/// How a child started by run_in_child ended.
+struct ChildOutcome {
+    bool timed_out = false;
+    int status = -1;      ///< exit status, or 128+signal when killed
+    std::string failures; ///< what run_child_body returned in the child
+    [[nodiscard]] bool ok() const { return !timed_out && status == 0 && failures.empty(); }
+};
+
+/// Runs `body` in a forked child (in its own process group) through run_child_body and waits
+/// for it; the child is killed after `timeout`, and whatever it left running in its process
+/// group is killed when it ends. Asserts nothing: the caller decides what the outcome means.
+[[nodiscard]] ChildOutcome run_in_child(const std::function<void()>& body, std::chrono::milliseconds timeout);
+
 /// Runs `body` in a forked child that first enters a new mount namespace with every mount made
-/// private (so nothing it mounts reaches the host or the parent). A failing REQUIRE or an
-/// exception in the child fails the test case in the parent, with its message. Only REQUIRE
-/// (not CHECK) is reliable inside the body. The child is killed after `timeout`.
+/// private (so nothing it mounts reaches the host or the parent). Any failed assertion in the
+/// child (CHECK as well as REQUIRE), an exception, a crash or a timeout fails the test case in
+/// the parent, with what failed.
 void in_private_mount_ns(const std::function<void()>& body,
                          std::chrono::milliseconds timeout = std::chrono::minutes(5));
 

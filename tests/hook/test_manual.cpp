@@ -1,5 +1,7 @@
 // The commands a person runs (mount, unmount, list, gc, doctor) and the README's demo, driven
 // through the built binary.
+#include <sys/mount.h>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -126,6 +128,123 @@ TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and rep
     CHECK(r.status == 1);
     CHECK(r.out.find("FAIL  plugin " + plugin.name()) != std::string::npos);
     CHECK(r.err == "dvdi-hook: error: doctor: 1 check(s) failed\n");
+}
+
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("doctor: a local data dir that does not exist is said so, and doctor does not create it", "[hook][manual]") {
+    const Cli cli;
+    const auto r = cli({"doctor"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("warn  driver local: data dir " + (cli.dir / "data").string() +
+                     " does not exist yet: the local driver creates it (root's, 0700) with its first volume; "
+                     "nothing in it to check\n") != std::string::npos);
+    CHECK_FALSE(fs::exists(cli.dir / "data"));
+    REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: the driver makes the data dir
+    CHECK(cli({"doctor"})
+              .out.find("ok    driver local: data dir " + (cli.dir / "data").string() +
+                        " (root's, not writable by others, writable)\n") != std::string::npos);
+    REQUIRE(cli({"unmount", "scratch"}).status == 0);
+}
+
+TEST_CASE("doctor: a state dir or a data dir the hook cannot write fails", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cli cli;
+    REQUIRE(cli({"doctor"}).status == 0); // the state dir and its lock file exist now, as on a used node
+    in_private_mount_ns([&] {
+        // The node's dir (state dir, and the data dir's parent) on a read-only mount.
+        const std::string dir = cli.dir.path().string();
+        REQUIRE(::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) == 0);
+        REQUIRE(::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0);
+        const auto r = cli({"doctor"});
+        INFO(r.out << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.out.find("FAIL  state dir " + dir + "/state: mkostemp(`" + dir +
+                         "/state/.dvdi-doctor-XXXXXX`): Read-only file system\n") != std::string::npos);
+        CHECK(r.out.find("FAIL  driver local: data dir " + dir +
+                         "/data does not exist, and the local driver cannot create it: mkostemp(`" + dir +
+                         "/.dvdi-doctor-XXXXXX`): Read-only file system\n") != std::string::npos);
+        CHECK(r.err == "dvdi-hook: error: doctor: 2 check(s) failed\n");
+    });
+}
+
+TEST_CASE("doctor without a config file says the defaults are in use", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    TempDir dir("dvdi-doctor");
+    in_private_mount_ns([&] {
+        // No file at the default path, and no plugin the host may have: empty dirs over them.
+        for (const char* hide :
+             {"/etc/dvdi-hook", "/run/docker/plugins", "/etc/docker/plugins", "/usr/lib/docker/plugins"}) {
+            if (fs::exists(hide)) {
+                REQUIRE(::mount("none", hide, "tmpfs", 0, nullptr) == 0);
+            }
+        }
+        const auto r = run({hook_binary().string(), "--state-dir", (dir / "state").string(), "doctor"});
+        INFO(r.out << r.err);
+        CHECK(r.out.find("ok    config: no config file (/etc/dvdi-hook/config.json does not exist): the defaults are "
+                         "in use; default driver rexray\n") != std::string::npos);
+        CHECK(r.out.find("config /etc/dvdi-hook") == std::string::npos);
+    });
+}
+
+TEST_CASE("list shows each status as the state spells it, and a failed volume's last error on a line of its own",
+          "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    REQUIRE(cli({"mount", "-d", plugin.name(), "v1"}).status == 0);
+    plugin.behave("VolumeDriver.Unmount", "close"); // no answer: the record stays for gc
+    const auto unmount = cli({"unmount", "-d", plugin.name(), "v1"});
+    INFO(unmount.out << unmount.err);
+    REQUIRE(unmount.status == 0);
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    REQUIRE(state["volumes"].size() == 1);
+    const auto& v = state["volumes"][0];
+    CHECK(v["status"] == "unmount_failed");
+    const std::string error = v["last_error"].get<std::string>();
+    CHECK(error.starts_with("plugin " + plugin.name() + ": VolumeDriver.Unmount \"v1\": "));
+    CHECK(error.find("dvdi-hook:") == std::string::npos);
+
+    const auto table = cli({"list"});
+    INFO(table.out);
+    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {}\n{:<12} {:<24} {:<14} {:<40} \n{:<12} last error: "
+                                   "{}\n",
+                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS", plugin.name(), "v1",
+                                   "unmount_failed", v["mountpoint"].get<std::string>(), "", error));
+    plugin.behave("VolumeDriver.Unmount", "ok");
+    REQUIRE(cli({"gc"}).status == 0);
+    CHECK(cli({"list"}).out.find("last error") == std::string::npos);
+}
+
+TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody holds, and says each once",
+          "[hook][manual][gc]") {
+    const Cli cli;
+    REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: no mount, no root needed
+    // A release interrupted between its two writes: the holder's record went, its use did not.
+    const auto path = cli.dir / "state/state.json";
+    auto state = nlohmann::json::parse(read_file(path));
+    state["containers"] = nlohmann::json::array();
+    write_file(path, state.dump());
+    const auto gc = cli({"gc"});
+    INFO(gc.out << gc.err);
+    CHECK(gc.status == 0);
+    const std::string dropped = "volume local/scratch: dropped user manual:local/scratch (no such container)";
+    const std::string unmounted = "volume local/scratch: unmounted (no container holds it)";
+    CHECK(gc.out == dropped + "\n" + unmounted + "\n");
+    CHECK(count_of(gc.err, "dvdi-hook: info: " + dropped + "\n") == 1);
+    CHECK(count_of(gc.err, "dvdi-hook: info: " + unmounted + "\n") == 1);
+    CHECK(nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].empty());
+    CHECK(cli({"gc"}).out == "nothing to do\n");
 }
 
 TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,37 @@ void say(GcReport* report, std::vector<std::string> GcReport::*list, std::string
         (report->*list).push_back(line);
     }
     core::log::info("{}", line);
+}
+
+// What a container holds: the volumes it is a user of (the others it asked for were never
+// mounted for it; gc resolves their intents on their own).
+std::string held_by(const State& s, const std::string& container_id) {
+    std::vector<std::string> names;
+    for (const auto& v : s.volumes) {
+        if (std::find(v.users.begin(), v.users.end(), container_id) != v.users.end()) {
+            names.push_back(describe(v.key));
+        }
+    }
+    return names.empty() ? "nothing" : fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Users whose container record is gone (a release interrupted between its two writes) leave
+// their volumes; says each in `dropped` and returns the mounted volumes left with no user.
+std::vector<VolumeKey> drop_dangling_users(State& s, std::vector<std::string>& dropped) {
+    std::vector<VolumeKey> unused;
+    for (auto& v : s.volumes) {
+        std::erase_if(v.users, [&](const std::string& id) {
+            const bool dangling = s.find_container(id) == nullptr;
+            if (dangling) {
+                dropped.push_back(fmt::format("volume {}: dropped user {} (no such container)", describe(v.key), id));
+            }
+            return dangling;
+        });
+        if (v.users.empty() && v.status == VolumeStatus::mounted) {
+            unused.push_back(v.key);
+        }
+    }
+    return unused;
 }
 
 } // namespace
@@ -150,24 +182,29 @@ void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
     say(report, &GcReport::actions, fmt::format("volume {}: unmounted (an earlier unmount had failed)", describe(key)));
 }
 
+// Each container and each volume is settled on its own: a step that fails (the state cannot be
+// written, a lock cannot be taken) is reported and the pass goes on with the next one. Only a
+// state that cannot be read at all stops it.
 GcReport Node::gc() {
     GcReport report;
+    const auto settle = [&report](const std::string& what, const std::function<void()>& step) {
+        try {
+            step();
+        } catch (const std::exception& e) {
+            say(&report, &GcReport::failures, fmt::format("{}: {}; gc retries it", what, e.what()));
+        }
+    };
     const State s = store_.read();
     for (const auto& c : s.containers) {
-        if (c.process.pid != 0 && !ns::process_alive(c.process)) {
-            // What it held: the volumes it is a user of (the others it asked for were never
-            // mounted for it; their intents are resolved below).
-            std::vector<std::string> names;
-            for (const auto& v : s.volumes) {
-                if (std::find(v.users.begin(), v.users.end(), c.id) != v.users.end()) {
-                    names.push_back(describe(v.key));
-                }
-            }
-            release(c.id);
-            say(&report, &GcReport::actions,
-                fmt::format("container {} ({}, pid {} is gone): released {}", c.id, c.runtime, c.process.pid,
-                            names.empty() ? "nothing" : fmt::format("{}", fmt::join(names, ", "))));
+        if (c.process.pid == 0 || ns::process_alive(c.process)) {
+            continue;
         }
+        const std::string who = fmt::format("container {} ({}, pid {} is gone)", c.id, c.runtime, c.process.pid);
+        settle(who + ": releasing it", [&] {
+            const std::string held = held_by(s, c.id);
+            release(c.id);
+            say(&report, &GcReport::actions, fmt::format("{}: released {}", who, held));
+        });
     }
     for (const auto& v : store_.read().volumes) {
         const bool interrupted = (v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
@@ -175,38 +212,44 @@ GcReport Node::gc() {
         if (!interrupted && v.status != VolumeStatus::unmount_failed) {
             continue;
         }
-        const auto lock = store_.lock_volume(v.key);
-        if (interrupted) {
-            resolve_interrupted(v.key, &report);
-        } else {
-            retry_unmount(v.key, &report);
-        }
-    }
-    // Users whose container record is gone (a release interrupted between its two writes), and
-    // mounted volumes that are left with no user.
-    std::vector<VolumeKey> unused;
-    store_.transact([&](State& s) {
-        for (auto& v : s.volumes) {
-            std::erase_if(v.users, [&](const std::string& id) {
-                const bool dangling = s.find_container(id) == nullptr;
-                if (dangling) {
-                    report.actions.push_back(
-                        fmt::format("volume {}: dropped user {} (no such container)", describe(v.key), id));
-                }
-                return dangling;
-            });
-            if (v.users.empty() && v.status == VolumeStatus::mounted) {
-                unused.push_back(v.key);
+        settle(fmt::format("volume {}: settling it", describe(v.key)), [&] {
+            const auto lock = store_.lock_volume(v.key);
+            if (interrupted) {
+                resolve_interrupted(v.key, &report);
+            } else {
+                retry_unmount(v.key, &report);
             }
+        });
+    }
+    std::vector<VolumeKey> unused;
+    settle("dropping the users of volumes whose container is gone", [&] {
+        std::vector<std::string> dropped;
+        store_.transact([&](State& st) {
+            dropped.clear(); // said once the write is done, once each
+            unused = drop_dangling_users(st, dropped);
+        });
+        for (auto& line : dropped) {
+            say(&report, &GcReport::actions, std::move(line));
         }
     });
     for (const auto& key : unused) {
-        put("", key);
-        say(&report, &GcReport::actions, fmt::format("volume {}: unmounted (no container holds it)", describe(key)));
+        settle(fmt::format("volume {}: unmounting it (no container holds it)", describe(key)), [&] {
+            put("", key);
+            // put() keeps a failed Unmount for the next gc (and logs it); this pass says so.
+            State after = store_.read();
+            const VolumeRecord* v = after.find_volume(key);
+            if (v != nullptr && v->status == VolumeStatus::unmount_failed) {
+                throw core::Error(fmt::format("the Unmount failed ({})", v->last_error));
+            }
+            say(&report, &GcReport::actions,
+                fmt::format("volume {}: unmounted (no container holds it)", describe(key)));
+        });
     }
-    if (const auto swept = store_.sweep_locks(); swept > 0) {
-        core::log::debug("removed {} lock file(s) of volumes no longer recorded", swept);
-    }
+    settle("removing the lock files of volumes no longer recorded", [&] {
+        if (const auto swept = store_.sweep_locks(); swept > 0) {
+            core::log::debug("removed {} lock file(s) of volumes no longer recorded", swept);
+        }
+    });
     return report;
 }
 

@@ -96,6 +96,9 @@ class Node {
     /// Releases the containers whose process is gone, finishes or undoes what hooks that died
     /// were doing, and retries failed unmounts. A refused Unmount is settled by the driver's
     /// Path: no mountpoint, and the record is dropped (said in the report); else it stays.
+    /// Each container and volume is settled on its own: what fails for one (a driver call, a
+    /// state write) is a line in `failures` and the pass goes on. Every line is also logged.
+    /// Throws only when the state cannot be read at all.
     GcReport gc();
 
     /// The operator's way out for a volume whose driver is gone for good: drops the node's

@@ -1,7 +1,10 @@
 // The node logic against fakes: reference counts, rollback, idempotent release, gc.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <future>
@@ -11,6 +14,7 @@
 
 #include "lib/core/core.hpp"
 #include "lib/volumes/node/node.hpp"
+#include "tests/harness/harness.hpp"
 #include "tests/volumes/node/fakes.hpp"
 
 using namespace dvdi;
@@ -300,6 +304,120 @@ TEST_CASE("gc releases a container whose process is a zombie nobody reaps", "[vo
     CHECK_THAT(report.actions[0], Catch::EndsWith("is gone): released rexray/v1"));
     CHECK(f.drivers["rexray"].count("Unmount v1") == 1);
     CHECK(f.store.read().empty());
+}
+
+namespace {
+
+// A store whose writes fail while `refuse` says so of the state a write would leave: a full
+// disk, for the writes of one container.
+class RefusingStore final : public StateStore {
+  public:
+    std::function<bool(const State&)> refuse;
+    void transact(const std::function<void(State&)>& change) override {
+        inner_.transact([&](State& s) {
+            change(s);
+            if (refuse && refuse(s)) {
+                throw core::SysError("write", "state.json.tmp", ENOSPC);
+            }
+        });
+    }
+    State read() override { return inner_.read(); }
+    std::unique_ptr<Lock> lock_volume(const VolumeKey& key) override { return inner_.lock_volume(key); }
+    std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) override {
+        return inner_.lock_volumes(keys);
+    }
+
+  private:
+    MemoryStateStore inner_;
+};
+
+// A process that ran and is gone.
+ProcessId gone_process() {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    const auto id = ns::process_id(child);
+    ::waitpid(child, nullptr, 0);
+    REQUIRE(id.has_value());
+    return *id;
+}
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("gc settles each container and volume on its own: what fails is reported, the rest is done, all logged",
+          "[volumes][node][gc]") {
+    RefusingStore store;
+    FakeDriverSet drivers;
+    Node node(store, drivers);
+    RecordingPlacer placer;
+    const ProcessId dead = gone_process();
+    for (const std::string id : {"gone-1", "gone-2", "gone-3"}) {
+        node.acquire({id, "oci", dead}, {req("rexray", "v-" + id)}, placer.placer());
+    }
+    // A mounted volume whose one user's record is gone (a release interrupted between its two
+    // writes), and whose Unmount cannot reach the driver.
+    store.transact([](State& s) {
+        s.volumes.push_back(VolumeRecord{
+            {"rexray", "orphan"}, "id-o", "/fake/rexray/orphan", {}, VolumeStatus::mounted, {"ghost"}, {}, ""});
+    });
+    drivers["rexray"].mounted[{"orphan", "id-o"}] = 1;
+    drivers["rexray"].failing = {"Unmount orphan!"};
+    // The write that releases gone-2 fails.
+    store.refuse = [](const State& s) {
+        return std::none_of(s.containers.begin(), s.containers.end(), [](const auto& c) { return c.id == "gone-2"; });
+    };
+    const test::TempDir dir("dvdi-gc-log");
+    const core::UniqueFd log(::open((dir / "log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    core::log::set_output_fd(log.get());
+    const test::Cleanup restore([] { core::log::set_output_fd(-1); });
+
+    GcReport report;
+    REQUIRE_NOTHROW(report = node.gc());
+    const std::string pid = std::to_string(dead.pid);
+    CHECK(report.actions == std::vector<std::string>{
+                                "container gone-1 (oci, pid " + pid + " is gone): released rexray/v-gone-1",
+                                "container gone-3 (oci, pid " + pid + " is gone): released rexray/v-gone-3",
+                                "volume rexray/orphan: dropped user ghost (no such container)",
+                            });
+    CHECK(report.failures ==
+          std::vector<std::string>{
+              "container gone-2 (oci, pid " + pid +
+                  " is gone): releasing it: write(`state.json.tmp`): No space left on device; gc retries it",
+              "volume rexray/orphan: unmounting it (no container holds it): the Unmount failed (fake rexray: Unmount "
+              "\"orphan\": unreachable); gc retries it",
+          });
+    CHECK(drivers["rexray"].count("Unmount v-gone-1") == 1);
+    CHECK(drivers["rexray"].count("Unmount v-gone-2") == 0);
+    CHECK(drivers["rexray"].count("Unmount v-gone-3") == 1);
+    // Every line of the report is logged, once.
+    const std::string logged = test::read_file(dir / "log");
+    INFO(logged);
+    for (const auto& line : report.actions) {
+        CHECK(count_of(logged, "dvdi-hook: info: " + line + "\n") == 1);
+    }
+    for (const auto& line : report.failures) {
+        CHECK(count_of(logged, "dvdi-hook: info: " + line + "\n") == 1);
+    }
+
+    // Once the disk has room and the driver answers, the next pass settles the rest.
+    store.refuse = nullptr;
+    drivers["rexray"].failing.clear();
+    report = node.gc();
+    CHECK(report.failures.empty());
+    CHECK(report.actions ==
+          std::vector<std::string>{"container gone-2 (oci, pid " + pid + " is gone): released rexray/v-gone-2",
+                                   "volume rexray/orphan: unmounted (an earlier unmount had failed)"});
+    CHECK(store.read().empty());
+    CHECK(drivers["rexray"].mounted.empty());
 }
 
 TEST_CASE("gc undoes a mount that a dead hook left half done, and finishes an unmount", "[volumes][node][gc]") {

@@ -22,13 +22,15 @@
 
 #include "lib/core/core.hpp"
 #include "lib/volumes/node/node.hpp"
+#include "tests/harness/harness.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
 namespace dvdi::test {
 
-/// A forked "hook". The body runs in the child, which exits 0 when it returns and 1 (with the
-/// message on stderr) when it throws; it never returns into the test runner. The destructor
-/// SIGKILLs and reaps a child still running, so nothing outlives a failing test.
+/// A forked "hook". The body runs in the child (through run_child_body), which exits 0 when
+/// nothing failed in it and 1 (with what failed on stderr) when it threw or an assertion failed;
+/// it never returns into the test runner. The destructor SIGKILLs and reaps a child still
+/// running, so nothing outlives a failing test.
 class Hook {
   public:
     explicit Hook(const std::function<void()>& body) {
@@ -39,18 +41,13 @@ class Hook {
             core::throw_errno("fork");
         }
         if (pid_ == 0) {
-            int status = 0;
-            try {
-                body();
-            } catch (const std::exception& e) {
-                std::cerr << "hook " << ::getpid() << ": " << e.what() << "\n";
-                status = 1;
-            } catch (...) {
-                std::cerr << "hook " << ::getpid() << ": a REQUIRE failed\n";
-                status = 1;
+            const std::string failures = run_child_body(body);
+            if (!failures.empty()) {
+                std::cerr << "hook " << ::getpid() << ": " << failures << "\n";
             }
+            std::cout.flush();
             std::cerr.flush();
-            ::_exit(status);
+            ::_exit(failures.empty() ? 0 : 1);
         }
     }
     Hook(const Hook&) = delete;

@@ -143,15 +143,18 @@ TEST_CASE("volume locks exclude other processes for the same volume only", "[vol
     // the child would keep open): fork first, then lock, then let the child go.
     const pid_t child = ::fork();
     if (child == 0) {
-        char go = 0;
-        [[maybe_unused]] auto r = ::read(to_child[0], &go, 1);
-        const auto s = open_state_store(dir.path().string());
-        { auto other = s->lock_volume({"local", "b"}); } // a different volume: no wait
-        [[maybe_unused]] auto n = ::write(to_parent[1], "b", 1);
-        auto same = s->lock_volume({"local", "a"}); // waits for the parent
-        n = ::write(to_parent[1], "a", 1);
-        ::_exit(0);
+        const auto failures = test::run_child_body([&] {
+            char go = 0;
+            [[maybe_unused]] auto r = ::read(to_child[0], &go, 1);
+            const auto s = open_state_store(dir.path().string());
+            { auto other = s->lock_volume({"local", "b"}); } // a different volume: no wait
+            [[maybe_unused]] auto n = ::write(to_parent[1], "b", 1);
+            auto same = s->lock_volume({"local", "a"}); // waits for the parent
+            n = ::write(to_parent[1], "a", 1);
+        });
+        ::_exit(failures.empty() ? 0 : 1);
     }
+    ::close(to_parent[1]); // a child that fails is EOF here, not a wait for ever
     auto held = store->lock_volume({"local", "a"});
     REQUIRE(::write(to_child[1], "g", 1) == 1);
     char c = 0;
@@ -167,7 +170,7 @@ TEST_CASE("volume locks exclude other processes for the same volume only", "[vol
     CHECK(c == 'a');
     int status = 0;
     ::waitpid(child, &status, 0);
-    CHECK(WIFEXITED(status));
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
 TEST_CASE("the locks of several volumes are taken at once, each once, in one order", "[volumes][state]") {
@@ -184,15 +187,18 @@ TEST_CASE("the locks of several volumes are taken at once, each once, in one ord
     for (const auto& order : {std::vector<VolumeKey>{keys[2], keys[0]}, std::vector<VolumeKey>{keys[1], keys[2]}}) {
         const pid_t child = ::fork();
         if (child == 0) {
-            char go = 0;
-            [[maybe_unused]] auto r = ::read(to_child[0], &go, 1);
-            const auto s = open_state_store(dir.path().string());
-            auto both = s->lock_volumes(order);
-            [[maybe_unused]] auto n = ::write(to_parent[1], "x", 1);
-            ::_exit(0);
+            const auto failures = test::run_child_body([&] {
+                char go = 0;
+                [[maybe_unused]] auto r = ::read(to_child[0], &go, 1);
+                const auto s = open_state_store(dir.path().string());
+                auto both = s->lock_volumes(order);
+                [[maybe_unused]] auto n = ::write(to_parent[1], "x", 1);
+            });
+            ::_exit(failures.empty() ? 0 : 1);
         }
         children.push_back(child);
     }
+    ::close(to_parent[1]); // a child that fails is EOF here, not a wait for ever
     // The same volume twice is one lock (a second flock of the same file would wait for itself).
     auto held = store->lock_volumes({keys[1], keys[0], keys[1]});
     REQUIRE(::write(to_child[1], "gg", 2) == 2);
@@ -207,7 +213,7 @@ TEST_CASE("the locks of several volumes are taken at once, each once, in one ord
     for (const pid_t child : children) {
         int status = 0;
         ::waitpid(child, &status, 0);
-        CHECK(WIFEXITED(status));
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
     }
 }
 
