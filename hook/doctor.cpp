@@ -125,7 +125,7 @@ void doctor(Globals& g) {
     c.check(fmt::format("state dir {}", config->state_dir), [&] {
         const auto store = volumes::open_state_store(config->state_dir);
         const auto s = store->read();
-        store->transact([](volumes::State&) {}); // lockable as a hook locks it
+        store->transact(volumes::Scope{}, [](volumes::State&) {}); // writable as a hook writes it
         probe_writable(config->state_dir);
         return fmt::format("{} volume(s), {} container(s); writable", s.volumes.size(), s.containers.size());
     });

@@ -58,7 +58,7 @@ void log_warnings(const std::vector<std::string>& warnings) {
 }
 
 bool state_exists(const core::Config& config) {
-    return ::access((config.state_dir + "/state.json").c_str(), F_OK) == 0;
+    return volumes::has_state(config.state_dir);
 }
 
 volumes::ContainerRoot mesos_root(const volumes::MesosInput& in, const core::Config& config) {

@@ -73,7 +73,7 @@ void poststop(Globals& g) {
         core::log::debug("poststop: {}; looking the container up in the state", e.what());
     }
     const core::Config& config = g.config();
-    if (::access((config.state_dir + "/state.json").c_str(), F_OK) != 0) {
+    if (!volumes::has_state(config.state_dir)) {
         core::log::info("container {} holds no volumes (no state on this node)", state.id);
         return;
     }

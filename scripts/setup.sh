@@ -26,6 +26,7 @@ fi
 build_packages=(
   g++ meson ninja-build pkg-config file git ca-certificates
   libcli11-dev nlohmann-json3-dev libfmt-dev catch2
+  libsqlite3-dev                # the node's state (state.db); its libsqlite3.a keeps the hook static
   dpkg-dev                      # apt-get source (dpkg-source) for util-linux
   clang-format
   debhelper fakeroot rpm        # scripts/package.sh: the .deb and the .rpm

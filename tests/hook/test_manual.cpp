@@ -8,6 +8,7 @@
 
 #include "lib/core/core.hpp"
 #include "lib/ns/ns.hpp"
+#include "lib/volumes/node/state_store.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/hook/node_dir.hpp"
 #include "tests/ns/fake_container.hpp"
@@ -65,7 +66,7 @@ TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
     r = cli({"mount", "--pid", "1", "v"});
     CHECK(r.status == 2);
     CHECK(r.err.find("--pid and --target go together") != std::string::npos);
-    CHECK_FALSE(fs::exists(cli.dir / "state/state.json"));
+    CHECK_FALSE(volumes::has_state((cli.dir / "state").string()));
 }
 
 TEST_CASE("mount --pid --target places the volume in a process; gc releases it when it is gone",
@@ -231,10 +232,9 @@ TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody 
     const Cli cli;
     REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: no mount, no root needed
     // A release interrupted between its two writes: the holder's record went, its use did not.
-    const auto path = cli.dir / "state/state.json";
-    auto state = nlohmann::json::parse(read_file(path));
-    state["containers"] = nlohmann::json::array();
-    write_file(path, state.dump());
+    volumes::open_state_store((cli.dir / "state").string())->transact(volumes::Scope::all(), [](volumes::State& s) {
+        s.containers.clear();
+    });
     const auto gc = cli({"gc"});
     INFO(gc.out << gc.err);
     CHECK(gc.status == 0);

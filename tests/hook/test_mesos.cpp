@@ -72,7 +72,7 @@ struct Setup {
         fs::create_directories(sandbox);
     }
     [[nodiscard]] volumes::State state() const {
-        if (!fs::exists(fs::path(config.state_dir) / "state.json")) {
+        if (!volumes::has_state(config.state_dir)) {
             return {};
         }
         return volumes::open_state_store(config.state_dir)->read();

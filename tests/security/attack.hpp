@@ -47,7 +47,7 @@ struct AttackNode : NodeDir {
 
     [[nodiscard]] volumes::State state() const {
         const fs::path dir = loaded().state_dir;
-        return fs::exists(dir / "state.json") ? volumes::open_state_store(dir.string())->read() : volumes::State{};
+        return volumes::has_state(dir.string()) ? volumes::open_state_store(dir.string())->read() : volumes::State{};
     }
 
     /// Lines of this namespace's mount table that mention `text`.

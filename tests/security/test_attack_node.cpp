@@ -75,6 +75,7 @@ TEST_CASE("attack: a state dir or data dir that others can write is refused befo
         REQUIRE_THAT(r.err, Catch::Contains("state dir `" + (node.dir / "state").string() + "` has mode 0777") &&
                                 Catch::Contains("must be owned by root and not writable by group or others"));
         REQUIRE_FALSE(fs::exists(node.dir / "data/volumes/v"));
+        REQUIRE_FALSE(fs::exists(node.dir / "state/state.db"));
         REQUIRE_FALSE(fs::exists(node.dir / "state/state.json"));
         fs::permissions(node.dir / "state", fs::perms::owner_all);
         // The same for the local driver's data dir (group-writable is enough to refuse).

@@ -88,11 +88,20 @@ class Node::Rollback {
 
 namespace {
 
+// What the writes of an acquire touch: the container's row and its volumes' rows (Rows: Node::Row).
+template <typename Rows> Scope scope_of(const std::string& container_id, const Rows& rows) {
+    Scope scope{.containers = {container_id}};
+    for (const auto& row : rows) {
+        scope.volumes.push_back(row.key);
+    }
+    return scope;
+}
+
 // Drops the record of a volume whose Mount was refused or never sent. When the state cannot be
 // written, the `mounting` intent stays: gc's Unmount is refused and it drops the record then.
 void forget_volume(StateStore& store, const VolumeKey& key) {
     try {
-        store.transact([&](State& s) { s.erase_volume(key); });
+        store.transact(Scope{.volumes = {key}}, [&](State& s) { s.erase_volume(key); });
     } catch (const std::exception& e) {
         core::log::warn("volume {}/{}: its record stays for gc ({})", key.driver, key.name, e.what());
     }
@@ -143,10 +152,7 @@ void Node::acquire(const ContainerRef& container, const std::vector<Request>& re
 // same way): finish or undo that first. A volume whose last Unmount failed is retried (and
 // settled) too: it is never handed to a new user while the driver may or may not hold it.
 void Node::settle(const std::vector<VolumeKey>& keys) {
-    for (const auto& v : store_.read().volumes) {
-        if (std::find(keys.begin(), keys.end(), v.key) == keys.end()) {
-            continue;
-        }
+    for (const auto& v : store_.read(Scope{.volumes = keys}).volumes) {
         if ((v.status == VolumeStatus::mounting || v.status == VolumeStatus::unmounting) &&
             !ns::process_alive(v.intent_by)) {
             resolve_interrupted(v.key, nullptr);
@@ -165,7 +171,7 @@ std::vector<Node::Row> Node::record_intents(const ContainerRef& container, const
         rows.push_back(Row{&r, r.key(), "", "", ""});
     }
     const ProcessId self = ns::self_process();
-    store_.transact([&](State& s) {
+    store_.transact(scope_of(container.id, rows), [&](State& s) {
         if (s.find_container(container.id) != nullptr) {
             throw core::InputError("container", container.id, "already holds volumes on this node");
         }
@@ -264,7 +270,7 @@ void Node::record_outcomes(const std::string& container_id, const std::vector<Ro
 // mounted unmounting instead and returns false.
 bool Node::record_mounts(const std::string& container_id, const std::vector<Row>& rows, std::size_t end) {
     bool present = true;
-    store_.transact([&](State& s) {
+    store_.transact(scope_of(container_id, rows), [&](State& s) {
         present = s.find_container(container_id) != nullptr;
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const Row& row = rows[i];
@@ -309,7 +315,7 @@ void Node::place_all(std::vector<Row>& rows, const Placer& place, const Rollback
 void Node::record_placements(const std::string& container_id, const std::vector<Row>& rows, const Rollback& rollback) {
     bool present = false;
     try {
-        store_.transact([&](State& s) {
+        store_.transact(Scope{.containers = {container_id}}, [&](State& s) {
             ContainerRecord* c = s.find_container(container_id);
             present = c != nullptr;
             if (!present) {

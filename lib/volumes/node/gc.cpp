@@ -62,7 +62,8 @@ std::vector<VolumeKey> drop_dangling_users(State& s, std::vector<std::string>& d
 // it either way, and a driver that answers "not mounted" is taken at its word. A volume left
 // `unmounting` lost its last user already: finish the Unmount.
 void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
-    const auto s = store_.read();
+    const Scope scope{.volumes = {key}};
+    const auto s = store_.read(scope);
     const auto it = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& v) { return v.key == key; });
     if (it == s.volumes.end() || !(it->status == VolumeStatus::mounting || it->status == VolumeStatus::unmounting)) {
         return;
@@ -77,7 +78,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
     } catch (const DriverUnreachable& e) {
         // A `mounting` record stays `mounting` (only its error is noted), so that its Mount's
         // window is still honoured when the driver answers again.
-        store_.transact([&](State& st) {
+        store_.transact(scope, [&](State& st) {
             if (VolumeRecord* r = st.find_volume(key)) {
                 r->status = was_mounting ? VolumeStatus::mounting : VolumeStatus::unmount_failed;
                 r->last_error = e.what();
@@ -110,7 +111,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
                               describe(key), e.what());
     }
     // Whoever was waiting for it is gone: the hook died before recording any user.
-    store_.transact([&](State& st) {
+    store_.transact(Scope{.volumes = {key}, .their_containers = true}, [&](State& st) {
         st.erase_volume(key);
         for (auto& c : st.containers) {
             std::erase_if(c.volumes, [&](const Placement& p) { return p.key == key; });
@@ -120,7 +121,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
 }
 
 void Node::keep_unmount_failed(const VolumeKey& key, const std::string& error) {
-    store_.transact([&](State& st) {
+    store_.transact(Scope{.volumes = {key}}, [&](State& st) {
         if (VolumeRecord* r = st.find_volume(key)) {
             r->status = VolumeStatus::unmount_failed;
             r->last_error = error;
@@ -154,7 +155,7 @@ void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refus
                         describe(key), refusal, core::quote(held)));
         return;
     }
-    store_.transact([&](State& st) { st.erase_volume(key); });
+    store_.transact(Scope{.volumes = {key}}, [&](State& st) { st.erase_volume(key); });
     say(report, &GcReport::actions,
         fmt::format("volume {}: dropped its record: the driver refused the Unmount ({}) and its Path reports no "
                     "mount of it on this node",
@@ -163,7 +164,7 @@ void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refus
 
 // Called with the volume lock held.
 void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
-    const auto s = store_.read();
+    const auto s = store_.read(Scope{.volumes = {key}});
     const auto it = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& v) { return v.key == key; });
     if (it == s.volumes.end() || it->status != VolumeStatus::unmount_failed || !it->users.empty()) {
         return;
@@ -178,7 +179,7 @@ void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
         settle_refused_unmount(key, e.what(), report);
         return;
     }
-    store_.transact([&](State& st) { st.erase_volume(key); });
+    store_.transact(Scope{.volumes = {key}}, [&](State& st) { st.erase_volume(key); });
     say(report, &GcReport::actions, fmt::format("volume {}: unmounted (an earlier unmount had failed)", describe(key)));
 }
 
@@ -224,7 +225,7 @@ GcReport Node::gc() {
     std::vector<VolumeKey> unused;
     settle("dropping the users of volumes whose container is gone", [&] {
         std::vector<std::string> dropped;
-        store_.transact([&](State& st) {
+        store_.transact(Scope::all(), [&](State& st) {
             dropped.clear(); // said once the write is done, once each
             unused = drop_dangling_users(st, dropped);
         });
@@ -236,7 +237,7 @@ GcReport Node::gc() {
         settle(fmt::format("volume {}: unmounting it (no container holds it)", describe(key)), [&] {
             put("", key);
             // put() keeps a failed Unmount for the next gc (and logs it); this pass says so.
-            State after = store_.read();
+            State after = store_.read(Scope{.volumes = {key}});
             const VolumeRecord* v = after.find_volume(key);
             if (v != nullptr && v->status == VolumeStatus::unmount_failed) {
                 throw core::Error(fmt::format("the Unmount failed ({})", v->last_error));
@@ -256,7 +257,7 @@ GcReport Node::gc() {
 std::optional<std::string> Node::forget(const VolumeKey& key) {
     const auto lock = store_.lock_volume(key);
     std::optional<std::string> dropped;
-    store_.transact([&](State& s) {
+    store_.transact(Scope{.volumes = {key}, .their_containers = true}, [&](State& s) {
         const VolumeRecord* v = s.find_volume(key);
         std::vector<std::string> claims; // containers with a placement of it
         for (const auto& c : s.containers) {

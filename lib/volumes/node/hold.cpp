@@ -36,7 +36,8 @@ std::optional<std::string> held_mountpoint(const State& s, const std::string& ho
 
 std::string Node::hold(const std::string& holder, const std::string& runtime, const Request& request) {
     const auto lock = store_.lock_volume(holder_lock_key(holder));
-    if (auto mountpoint = held_mountpoint(store_.read(), holder, request.key())) {
+    if (auto mountpoint = held_mountpoint(store_.read(Scope{.volumes = {request.key()}, .containers = {holder}}),
+                                          holder, request.key())) {
         return *mountpoint;
     }
     // A record left half done (a holder killed while mounting) is released first, so that the

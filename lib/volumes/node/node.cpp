@@ -1,7 +1,7 @@
 // Reference counting: release, attach, put. (acquire.cpp: acquire and its rollback; gc.cpp:
-// recovery; hold.cpp: holders that are not containers.) Two kinds of lock: the store lock, held only while
-// the state file is read and rewritten (never across a driver call), and one lock per volume,
-// held across that volume's driver calls. An acquire or a release takes the locks of all its
+// recovery; hold.cpp: holders that are not containers.) Two kinds of lock: the store's
+// transactions, each over the few rows it names and never held across a driver call, and one
+// lock per volume, held across that volume's driver calls. An acquire or a release takes the locks of all its
 // container's volumes at once (in one order, so hooks never wait in a circle) and holds them
 // across its driver calls and their records, so that it writes the state once per phase rather
 // than once per step of each volume; it lets them go before placing the volumes. Calls for one volume
@@ -67,18 +67,18 @@ void Node::notify(Step step, const VolumeKey& key) const {
 }
 
 void Node::attach(const std::string& container_id, const ProcessId& process, const Placer& place) {
-    const State s = store_.read();
-    const auto it = std::find_if(s.containers.begin(), s.containers.end(),
-                                 [&](const ContainerRecord& c) { return c.id == container_id; });
-    if (it == s.containers.end()) {
+    const State s = store_.read(Scope{.containers = {container_id}, .their_volumes = true});
+    if (s.containers.empty()) {
         throw core::Error(fmt::format("container {} holds no volumes on this node (was it prepared?)", container_id));
     }
-    store_.transact([&](State& st) {
+    const ContainerRecord& container = s.containers.front();
+    const Scope own{.containers = {container_id}};
+    store_.transact(own, [&](State& st) {
         if (ContainerRecord* c = st.find_container(container_id)) {
             c->process = process;
         }
     });
-    for (const Placement& p : it->volumes) {
+    for (const Placement& p : container.volumes) {
         if (p.placed) {
             continue;
         }
@@ -93,7 +93,7 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
             throw core::Error(fmt::format("volume {} of container {} is not recorded", describe(p.key), container_id));
         }
         const std::string target = place(r, v->mountpoint);
-        store_.transact([&](State& st) {
+        store_.transact(own, [&](State& st) {
             if (ContainerRecord* c = st.find_container(container_id)) {
                 for (auto& q : c->volumes) {
                     if (q.key == p.key) {
@@ -107,8 +107,8 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
 }
 
 bool Node::release(const std::string& container_id) {
-    // The locks of the container's volumes, then a check that they are still its volumes (its
-    // prestart, still running, may have added some meanwhile).
+    // The locks of the container's volumes (its row says which), then a check that they are
+    // still its volumes (its prestart, still running, may have added some meanwhile).
     const auto volumes_of = [&](const State& s) -> std::optional<std::vector<VolumeKey>> {
         for (const auto& c : s.containers) {
             if (c.id == container_id) {
@@ -121,13 +121,14 @@ bool Node::release(const std::string& container_id) {
         }
         return std::nullopt;
     };
+    const Scope own{.containers = {container_id}};
     for (;;) {
-        const auto keys = volumes_of(store_.read());
+        const auto keys = volumes_of(store_.read(own));
         if (!keys) {
             return false;
         }
         const auto volume_locks = store_.lock_volumes(*keys);
-        if (volumes_of(store_.read()) == keys) {
+        if (volumes_of(store_.read(own)) == keys) {
             return release_locked(container_id);
         }
     }
@@ -141,7 +142,7 @@ bool Node::release_locked(const std::string& container_id) {
     bool known = false;
     std::vector<std::pair<VolumeKey, std::string>> to_unmount; // key, mount ID
     const ProcessId self = ns::self_process();
-    store_.transact([&](State& s) {
+    store_.transact(Scope{.containers = {container_id}, .their_volumes = true}, [&](State& s) {
         to_unmount.clear();
         ContainerRecord* c = s.find_container(container_id);
         known = c != nullptr;
@@ -183,7 +184,11 @@ bool Node::release_locked(const std::string& container_id) {
     if (to_unmount.empty()) {
         return true;
     }
-    store_.transact([&](State& s) {
+    Scope unmounted;
+    for (const auto& [key, mount_id] : to_unmount) {
+        unmounted.volumes.push_back(key);
+    }
+    store_.transact(unmounted, [&](State& s) {
         for (const auto& [key, mount_id] : to_unmount) {
             VolumeRecord* v = s.find_volume(key);
             if (v == nullptr || v->mount_id != mount_id) {
@@ -209,7 +214,7 @@ bool Node::release_locked(const std::string& container_id) {
 void Node::put(const std::string& container_id, const VolumeKey& key) {
     const auto volume_lock = store_.lock_volume(key);
     std::string mount_id;
-    store_.transact([&](State& s) {
+    store_.transact(Scope{.volumes = {key}, .containers = {container_id}}, [&](State& s) {
         if (ContainerRecord* c = s.find_container(container_id)) {
             std::erase_if(c->volumes, [&](const Placement& p) { return p.key == key; });
         }
@@ -242,7 +247,7 @@ void Node::unmount_locked(const VolumeKey& key, const std::string& mount_id) {
         settle_refused_unmount(key, e.what(), nullptr);
         return;
     }
-    store_.transact([&](State& s) { s.erase_volume(key); });
+    store_.transact(Scope{.volumes = {key}}, [&](State& s) { s.erase_volume(key); });
 }
 
 } // namespace dvdi::volumes

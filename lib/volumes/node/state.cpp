@@ -109,22 +109,73 @@ void from_json(const json& j, ContainerRecord& c) {
     j.at("volumes").get_to(c.volumes);
 }
 
+bool Scope::has_volume(const VolumeKey& key) const {
+    return everything || std::find(volumes.begin(), volumes.end(), key) != volumes.end();
+}
+
+bool Scope::has_container(const std::string& id) const {
+    return everything || std::find(containers.begin(), containers.end(), id) != containers.end();
+}
+
+void State::check_in_scope(const VolumeKey& key) const {
+    if (scope && !scope->has_volume(key)) {
+        throw core::Error(
+            fmt::format("the state change needs volume {}/{}, which is outside its scope", key.driver, key.name));
+    }
+}
+
+void State::check_in_scope(const std::string& container_id) const {
+    if (scope && !scope->has_container(container_id)) {
+        throw core::Error(fmt::format("the state change needs container {}, which is outside its scope", container_id));
+    }
+}
+
 VolumeRecord* State::find_volume(const VolumeKey& key) {
+    check_in_scope(key);
     const auto it = std::find_if(volumes.begin(), volumes.end(), [&](const auto& v) { return v.key == key; });
     return it == volumes.end() ? nullptr : &*it;
 }
 
 ContainerRecord* State::find_container(const std::string& id) {
+    check_in_scope(id);
     const auto it = std::find_if(containers.begin(), containers.end(), [&](const auto& c) { return c.id == id; });
     return it == containers.end() ? nullptr : &*it;
 }
 
 void State::erase_volume(const VolumeKey& key) {
+    check_in_scope(key);
     std::erase_if(volumes, [&](const auto& v) { return v.key == key; });
 }
 
 void State::erase_container(const std::string& id) {
+    check_in_scope(id);
     std::erase_if(containers, [&](const auto& c) { return c.id == id; });
+}
+
+std::string to_string(VolumeStatus status) {
+    return json(status).get<std::string>();
+}
+
+std::string to_string(ContainerStatus status) {
+    return json(status).get<std::string>();
+}
+
+VolumeStatus parse_volume_status(std::string_view text) {
+    const json j = text;
+    const auto status = j.get<VolumeStatus>();
+    if (j != json(status)) {
+        throw core::Error("unknown volume status " + j.dump());
+    }
+    return status;
+}
+
+ContainerStatus parse_container_status(std::string_view text) {
+    const json j = text;
+    const auto status = j.get<ContainerStatus>();
+    if (j != json(status)) {
+        throw core::Error("unknown container status " + j.dump());
+    }
+    return status;
 }
 
 void to_json(json& j, const State& s) {

@@ -1,6 +1,7 @@
 // The node's state (SPEC S4): which volumes are mounted on this node, for whom, and what a hook
-// was doing when it last touched them. Kept in <state_dir>/state.json, changed only under a
-// lock, written to a temporary file, fsynced and renamed.
+// was doing when it last touched them. Kept in <state_dir>/state.db (state_store.hpp); its JSON
+// form below is `list --json`'s and version 1's, <state_dir>/state.json, which the store
+// migrates from.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -42,6 +44,8 @@ struct VolumeRecord {
     /// When `mounting` was recorded (seconds since the epoch; 0: unknown): a Mount sent then
     /// may still be in flight at the driver until its deadline, even after its hook died.
     std::int64_t intent_at = 0;
+
+    bool operator==(const VolumeRecord&) const = default;
 };
 
 /// Where one of a container's volumes went.
@@ -52,6 +56,8 @@ struct Placement {
     /// What the request asked, so a later step (Mesos isolate) can place it.
     std::optional<std::string> container_path;
     Mode mode = Mode::rw;
+
+    bool operator==(const Placement&) const = default;
 };
 
 /// Whether a container's acquire finished. (A release removes the container's record in its
@@ -67,19 +73,57 @@ struct ContainerRecord {
     ProcessId process;
     ContainerStatus status = ContainerStatus::acquiring;
     std::vector<Placement> volumes;
+
+    bool operator==(const ContainerRecord&) const = default;
+};
+
+/// The rows of the state a read or a change needs: a hook names the volumes and containers it
+/// works on, and a store loads those rows only, so that a hook costs the same on a node that
+/// holds ten records or ten thousand.
+struct Scope {
+    std::vector<VolumeKey> volumes;
+    std::vector<std::string> containers;
+    /// Also the volumes the named containers place (release: what a container holds).
+    bool their_volumes = false;
+    /// Also the containers that place one of the named volumes (dropping a volume's record
+    /// drops its placements too).
+    bool their_containers = false;
+    /// The whole state, for gc, list and doctor (and tests). The other fields are ignored.
+    bool everything = false;
+
+    [[nodiscard]] static Scope all() { return Scope{.everything = true}; }
+    [[nodiscard]] bool has_volume(const VolumeKey& key) const;
+    [[nodiscard]] bool has_container(const std::string& id) const;
 };
 
 struct State {
+    /// The version of the JSON form (state.json before the database; `list --json`).
     static constexpr int kVersion = 1;
     std::vector<VolumeRecord> volumes;
     std::vector<ContainerRecord> containers;
+    /// Set when this is a part of the node's state (a scoped read or change): the rows asked
+    /// for, with their_volumes/their_containers resolved into keys and ids. Looking up or
+    /// erasing a row outside it throws core::Error (a bug in the caller, never a silent "not
+    /// recorded"), and a store refuses to write a row outside it. Unset: the whole state.
+    std::optional<Scope> scope;
 
+    /// nullptr when the row is not recorded. Throws core::Error for a row outside `scope`.
     [[nodiscard]] VolumeRecord* find_volume(const VolumeKey& key);
     [[nodiscard]] ContainerRecord* find_container(const std::string& id);
     void erase_volume(const VolumeKey& key);
     void erase_container(const std::string& id);
     [[nodiscard]] bool empty() const { return volumes.empty() && containers.empty(); }
+    /// Throws core::Error unless the row is within `scope`.
+    void check_in_scope(const VolumeKey& key) const;
+    void check_in_scope(const std::string& container_id) const;
 };
+
+/// The spellings of the statuses, as in the JSON form and the database. parse_* throw
+/// core::Error naming the unknown value.
+[[nodiscard]] std::string to_string(VolumeStatus status);
+[[nodiscard]] std::string to_string(ContainerStatus status);
+[[nodiscard]] VolumeStatus parse_volume_status(std::string_view text);
+[[nodiscard]] ContainerStatus parse_container_status(std::string_view text);
 
 void to_json(nlohmann::json& j, const VolumeRecord& v);
 void from_json(const nlohmann::json& j, VolumeRecord& v);

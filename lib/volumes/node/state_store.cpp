@@ -1,7 +1,6 @@
-// The file-backed StateStore. One JSON file, replaced atomically: write state.json.tmp, fsync
-// it, rename it over state.json, fsync the directory. A crash at any instant leaves either the
-// old or the new file, never a torn one. flock(2) locks die with their holder, so a SIGKILLed
-// hook never leaves the node locked.
+// The real StateStore: the rows in SQLite (state_db.cpp), loaded and written by scope
+// (state_scope.cpp), the migration from version 1 (state_migrate.cpp), and a flock(2) file per
+// volume for its driver calls (state_locks.cpp).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,10 +14,10 @@
 #include <optional>
 #include <set>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "lib/core/core.hpp"
+#include "lib/volumes/node/state_db.hpp"
+#include "lib/volumes/node/state_migrate.hpp"
+#include "lib/volumes/node/state_scope.hpp"
 #include "lib/volumes/node/state_store.hpp"
 
 namespace dvdi::volumes {
@@ -27,89 +26,10 @@ namespace {
 
 using core::UniqueFd;
 
-// Whether `path` still names the file open as `fd` (a lock file may have been removed, and
-// another created in its place, since it was opened).
-bool names_locked_file(int fd, const std::string& path) noexcept {
-    struct stat held {};
-    struct stat named {};
-    return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
-           held.st_dev == named.st_dev;
-}
-
-// An flock(2) on a file that is created when missing. A volume's lock file is removed with
-// the volume's last record (by its holder, before it unlocks), so a hook that waited on it may
-// wake up holding a file no longer in the directory: it checks that the path still names the
-// very file it locked, and otherwise takes the new one.
-class FileLock final : public Lock {
-  public:
-    FileLock(std::string path, int operation) : path_(std::move(path)) {
-        for (;;) {
-            fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-            if (!fd_ && errno == EROFS) {
-                // A read-only state dir can still be read (list, doctor); flock works on any fd.
-                fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-                errno = fd_ ? 0 : EROFS;
-            }
-            if (!fd_) {
-                core::throw_errno("open", path_);
-            }
-            while (::flock(fd_.get(), operation) != 0) {
-                if (errno != EINTR) {
-                    core::throw_errno("flock", path_);
-                }
-            }
-            if (names_locked_file(fd_.get(), path_)) {
-                return;
-            }
-        }
-    }
-
-    /// Removes the file while the lock is still held (then unlocks as it closes), unless the
-    /// path names another file by now.
-    void remove() noexcept {
-        if (names_locked_file(fd_.get(), path_)) {
-            ::unlink(path_.c_str());
-        }
-    }
-
-  private:
-    std::string path_;
-    UniqueFd fd_;
-};
-
-void write_all(int fd, const std::string& data, const std::string& path) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            core::throw_errno("write", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 void make_dir(const std::string& path) {
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
         core::throw_errno("mkdir", path);
     }
-}
-
-// FNV-1a over "driver\0name": a fixed-length file name for any volume name. A collision only
-// makes two volumes share a lock.
-std::string lock_name(const VolumeKey& key) {
-    std::uint64_t h = 14695981039346656037ULL;
-    const auto mix = [&h](std::string_view s) {
-        for (const char c : s) {
-            h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-        }
-    };
-    mix(key.driver);
-    mix(std::string_view("\0", 1));
-    mix(key.name);
-    return fmt::format("{:016x}.lock", h);
 }
 
 // The lock file names the state still needs: those of every recorded volume and placement.
@@ -126,30 +46,33 @@ std::set<std::string> needed_lock_names(const State& s) {
     return names;
 }
 
-class FileStateStore final : public StateStore {
+class SqliteStateStore final : public StateStore {
   public:
-    explicit FileStateStore(std::string dir)
-        : dir_(std::move(dir)), locks_dir_(dir_ + "/locks"), state_path_(dir_ + "/state.json"),
-          lock_path_(dir_ + "/state.lock") {
-        core::ensure_private_dir(dir_, 0700, "state dir");
+    explicit SqliteStateStore(const std::string& dir) : paths_(dir) {
+        core::ensure_private_dir(paths_.dir, 0700, "state dir");
     }
 
-    void transact(const std::function<void(State&)>& change) override {
-        FileLock lock(lock_path_, LOCK_EX);
-        const std::string before = read_text();
-        State s = before.empty() ? State{} : parse_state(before, state_path_);
-        change(s);
-        const std::string after = nlohmann::json(s).dump(1) + "\n";
-        if (after != before) {
-            save(after);
+    void transact(const Scope& scope, const std::function<void(State&)>& change) override {
+        const std::lock_guard guard(mutex_);
+        open(true)->write([&](RowSource& rows) {
+            State s = load(scope, rows);
+            const State before = s;
+            change(s);
+            return diff(before, s);
+        });
+    }
+
+    using StateStore::read;
+    State read(const Scope& scope) override {
+        const std::lock_guard guard(mutex_);
+        State s;
+        if (StateDb* db = open(false)) {
+            db->read([&](RowSource& rows) { s = load(scope, rows); });
+        } else {
+            StateRows rows(version_1_);
+            s = load(scope, rows);
         }
-        note_needed(s);
-    }
-
-    State read() override {
-        FileLock lock(lock_path_, LOCK_SH);
-        const std::string text = read_text();
-        return text.empty() ? State{} : parse_state(text, state_path_);
+        return s;
     }
 
     std::unique_ptr<Lock> lock_volume(const VolumeKey& key) override { return lock_volumes({key}); }
@@ -157,19 +80,16 @@ class FileStateStore final : public StateStore {
     std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) override {
         // Ordered by lock file name, so two keys that share a file (a hash collision) are taken
         // once, not twice (which would wait for itself).
-        std::vector<std::string> names;
-        names.reserve(keys.size());
+        std::map<std::string, std::vector<VolumeKey>> names;
         for (const auto& k : keys) {
-            names.push_back(lock_name(k));
+            names[lock_name(k)].push_back(k);
         }
-        std::sort(names.begin(), names.end());
-        names.erase(std::unique(names.begin(), names.end()), names.end());
-        make_dir(locks_dir_);
+        make_dir(paths_.locks);
         auto all = std::make_unique<VolumeLocks>(*this);
-        for (const auto& name : names) {
-            all->held.emplace_back(name, std::make_unique<FileLock>(locks_dir_ + "/" + name, LOCK_EX));
+        for (auto& [name, of] : names) {
+            all->held.push_back({name, std::move(of), std::make_unique<FileLock>(paths_.locks + "/" + name, LOCK_EX)});
             const std::lock_guard guard(held_mutex_);
-            held_[name] = std::nullopt;
+            held_.insert(name);
         }
         return all;
     }
@@ -178,7 +98,7 @@ class FileStateStore final : public StateStore {
         std::error_code ec;
         std::vector<std::string> unneeded;
         const auto needed = needed_lock_names(read());
-        for (const auto& entry : std::filesystem::directory_iterator(locks_dir_, ec)) {
+        for (const auto& entry : std::filesystem::directory_iterator(paths_.locks, ec)) {
             const std::string name = entry.path().filename().string();
             if (!needed.contains(name) && !holds(name)) {
                 unneeded.push_back(name);
@@ -187,7 +107,7 @@ class FileStateStore final : public StateStore {
         std::size_t removed = 0;
         for (const auto& name : unneeded) {
             // Not waited for: a lock some hook holds is in use (it removes the file itself).
-            const std::string path = locks_dir_ + "/" + name;
+            const std::string path = paths_.locks + "/" + name;
             UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
             if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
                 continue;
@@ -207,21 +127,26 @@ class FileStateStore final : public StateStore {
 
   private:
     // The volume locks of one lock_volumes() call. Each lock file is removed before it is let
-    // go when the state no longer needs it (the volume's last record went): tenants name
+    // go when no row names its volumes any more (the volume's last record went): tenants name
     // volumes, and one file per name ever used would fill /run.
     struct VolumeLocks final : Lock {
-        explicit VolumeLocks(FileStateStore& store) : store(store) {}
+        struct Held {
+            std::string name;
+            std::vector<VolumeKey> keys;
+            std::unique_ptr<FileLock> lock;
+        };
+        explicit VolumeLocks(SqliteStateStore& store) : store(store) {}
         ~VolumeLocks() override {
-            for (auto& [name, lock] : held) {
-                if (!store.needed(name)) {
-                    lock->remove();
+            for (auto& h : held) {
+                if (!store.needed(h.keys)) {
+                    h.lock->remove();
                 }
                 const std::lock_guard guard(store.held_mutex_);
-                store.held_.erase(name);
+                store.held_.erase(h.name);
             }
         }
-        FileStateStore& store;
-        std::vector<std::pair<std::string, std::unique_ptr<FileLock>>> held;
+        SqliteStateStore& store;
+        std::vector<Held> held;
     };
 
     bool holds(const std::string& name) {
@@ -229,102 +154,57 @@ class FileStateStore final : public StateStore {
         return held_.contains(name);
     }
 
-    // After a transaction: which held lock files its state still needs.
-    void note_needed(const State& s) {
-        const std::lock_guard guard(held_mutex_);
-        if (held_.empty()) {
-            return;
-        }
-        const auto names = needed_lock_names(s);
-        for (auto& [name, needed] : held_) {
-            needed = names.contains(name);
-        }
-    }
-
-    // Whether a held lock file is still needed: known from the last transaction, else read.
-    // Nobody else changes the volume's records meanwhile: that takes this lock.
-    bool needed(const std::string& name) noexcept {
+    // Whether a row names one of `keys`. Nobody else changes their rows meanwhile: that takes
+    // their lock, which the caller holds.
+    bool needed(const std::vector<VolumeKey>& keys) noexcept {
         try {
-            {
-                const std::lock_guard guard(held_mutex_);
-                if (const auto it = held_.find(name); it != held_.end() && it->second) {
-                    return *it->second;
-                }
-            }
-            return needed_lock_names(read()).contains(name);
+            const std::lock_guard guard(mutex_);
+            StateDb* db = open(false);
+            return db == nullptr ? false
+                                 : std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return db->names(k); });
         } catch (...) {
             return true; // unknown: keep it (gc sweeps it later)
         }
     }
 
-    // The file's text; empty when there is no state file yet.
-    std::string read_text() const {
-        UniqueFd fd(::open(state_path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        if (!fd) {
-            if (errno == ENOENT) {
-                return {};
-            }
-            core::throw_errno("open", state_path_);
+    // The database, opened (and migrated to, or created when `create`) once. nullptr when
+    // there is none and !create: the state is empty, or the version-1 file read as it is.
+    StateDb* open(bool create) {
+        if (db_) {
+            return db_.get();
         }
-        std::string text;
-        char buf[65536];
-        for (;;) {
-            const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                core::throw_errno("read", state_path_);
-            }
-            if (n == 0) {
-                break;
-            }
-            text.append(buf, static_cast<std::size_t>(n));
+        switch (prepare_state_db(paths_, create)) {
+        case Found::database:
+            db_ = std::make_unique<StateDb>(paths_.db, create ? StateDb::Open::write : StateDb::Open::read);
+            return db_.get();
+        case Found::read_only_v1:
+            version_1_ = read_version_1(paths_);
+            return nullptr;
+        case Found::nothing:
+            version_1_ = State{};
+            return nullptr;
         }
-        if (text.empty()) {
-            throw core::Error(fmt::format("state file {} is empty; it is left as it is", state_path_));
-        }
-        return text;
+        return nullptr;
     }
 
-    void save(const std::string& text) {
-        const std::string tmp = state_path_ + ".tmp";
-        try {
-            UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-            if (!fd) {
-                core::throw_errno("open", tmp);
-            }
-            write_all(fd.get(), text, tmp);
-            if (::fsync(fd.get()) != 0) {
-                core::throw_errno("fsync", tmp);
-            }
-            if (::rename(tmp.c_str(), state_path_.c_str()) != 0) {
-                core::throw_errno("rename", state_path_);
-            }
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
-        UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!dir || ::fsync(dir.get()) != 0) {
-            core::throw_errno("fsync", dir_);
-        }
-    }
-
-    std::string dir_;
-    std::string locks_dir_;
-    std::string state_path_;
-    std::string lock_path_;
-    /// The volume lock files this store holds, and whether the last transaction's state still
-    /// needs each (nullopt: no transaction since it was taken).
-    std::map<std::string, std::optional<bool>> held_;
+    StatePaths paths_;
+    std::mutex mutex_; // one connection: one transaction at a time
+    std::unique_ptr<StateDb> db_;
+    State version_1_; // the state when there is no database to open
+    /// The names of the volume lock files this store holds.
+    std::set<std::string> held_;
     std::mutex held_mutex_;
 };
 
 } // namespace
 
 std::unique_ptr<StateStore> open_state_store(const std::string& dir) {
-    return std::make_unique<FileStateStore>(dir);
+    return std::make_unique<SqliteStateStore>(dir);
+}
+
+bool has_state(const std::string& dir) {
+    const StatePaths paths(dir);
+    return ::access(paths.db.c_str(), F_OK) == 0 || ::access(paths.json.c_str(), F_OK) == 0;
 }
 
 } // namespace dvdi::volumes

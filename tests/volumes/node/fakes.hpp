@@ -13,22 +13,30 @@
 
 #include "lib/volumes/drivers/driver.hpp"
 #include "lib/volumes/node/node.hpp"
+#include "lib/volumes/node/state_scope.hpp"
 #include "lib/volumes/node/state_store.hpp"
 
 namespace dvdi::test {
 
+/// The state in memory, loaded and written by scope with the real store's own rules
+/// (state_scope.hpp): a change sees only the rows its scope names, and recording or looking up
+/// any other row is an error, as with the database.
 class MemoryStateStore final : public volumes::StateStore {
   public:
-    void transact(const std::function<void(volumes::State&)>& change) override {
+    void transact(const volumes::Scope& scope, const std::function<void(volumes::State&)>& change) override {
         std::lock_guard g(mutex_);
-        volumes::State copy = state_;
-        change(copy);
-        state_ = std::move(copy);
+        volumes::StateRows rows(state_);
+        volumes::State part = volumes::load(scope, rows);
+        const volumes::State before = part;
+        change(part);
+        volumes::apply(state_, volumes::diff(before, part));
         ++writes_;
     }
-    volumes::State read() override {
+    using StateStore::read;
+    volumes::State read(const volumes::Scope& scope) override {
         std::lock_guard g(mutex_);
-        return state_;
+        volumes::StateRows rows(state_);
+        return volumes::load(scope, rows);
     }
     std::unique_ptr<volumes::Lock> lock_volume(const volumes::VolumeKey& key) override {
         std::unique_lock g(mutex_);

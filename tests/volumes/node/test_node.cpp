@@ -230,7 +230,7 @@ TEST_CASE("a volume whose unmount is refused and that the driver no longer holds
     const auto id2 = f.store.read().volumes.at(0).mount_id;
     CHECK(id2 != id);
     d.mounted.clear();
-    f.store.transact([](State& s) {
+    f.store.transact(Scope::all(), [](State& s) {
         s.volumes.at(0).status = VolumeStatus::unmounting;
         s.volumes.at(0).intent_by = ProcessId{1, 1}; // the killed poststop (pid 1 never started at tick 1)
         s.volumes.at(0).users.clear();
@@ -308,20 +308,23 @@ TEST_CASE("gc releases a container whose process is a zombie nobody reaps", "[vo
 
 namespace {
 
-// A store whose writes fail while `refuse` says so of the state a write would leave: a full
+// A store whose writes fail while `refuse` says so of a change (the rows before and after): a full
 // disk, for the writes of one container.
 class RefusingStore final : public StateStore {
   public:
-    std::function<bool(const State&)> refuse;
-    void transact(const std::function<void(State&)>& change) override {
-        inner_.transact([&](State& s) {
+    /// Given the rows before and after the change.
+    std::function<bool(const State&, const State&)> refuse;
+    void transact(const Scope& scope, const std::function<void(State&)>& change) override {
+        inner_.transact(scope, [&](State& s) {
+            const State before = s;
             change(s);
-            if (refuse && refuse(s)) {
-                throw core::SysError("write", "state.json.tmp", ENOSPC);
+            if (refuse && refuse(before, s)) {
+                throw core::SysError("write", "state.db-wal", ENOSPC);
             }
         });
     }
-    State read() override { return inner_.read(); }
+    using StateStore::read;
+    State read(const Scope& scope) override { return inner_.read(scope); }
     std::unique_ptr<Lock> lock_volume(const VolumeKey& key) override { return inner_.lock_volume(key); }
     std::unique_ptr<Lock> lock_volumes(const std::vector<VolumeKey>& keys) override {
         return inner_.lock_volumes(keys);
@@ -365,15 +368,19 @@ TEST_CASE("gc settles each container and volume on its own: what fails is report
     }
     // A mounted volume whose one user's record is gone (a release interrupted between its two
     // writes), and whose Unmount cannot reach the driver.
-    store.transact([](State& s) {
+    store.transact(Scope::all(), [](State& s) {
         s.volumes.push_back(VolumeRecord{
             {"rexray", "orphan"}, "id-o", "/fake/rexray/orphan", {}, VolumeStatus::mounted, {"ghost"}, {}, ""});
     });
     drivers["rexray"].mounted[{"orphan", "id-o"}] = 1;
     drivers["rexray"].failing = {"Unmount orphan!"};
     // The write that releases gone-2 fails.
-    store.refuse = [](const State& s) {
-        return std::none_of(s.containers.begin(), s.containers.end(), [](const auto& c) { return c.id == "gone-2"; });
+    store.refuse = [](const State& before, const State& after) {
+        const auto has = [](const State& s) {
+            return std::any_of(s.containers.begin(), s.containers.end(),
+                               [](const auto& c) { return c.id == "gone-2"; });
+        };
+        return has(before) && !has(after);
     };
     const test::TempDir dir("dvdi-gc-log");
     const core::UniqueFd log(::open((dir / "log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
@@ -391,7 +398,7 @@ TEST_CASE("gc settles each container and volume on its own: what fails is report
     CHECK(report.failures ==
           std::vector<std::string>{
               "container gone-2 (oci, pid " + pid +
-                  " is gone): releasing it: write(`state.json.tmp`): No space left on device; gc retries it",
+                  " is gone): releasing it: write(`state.db-wal`): No space left on device; gc retries it",
               "volume rexray/orphan: unmounting it (no container holds it): the Unmount failed (fake rexray: Unmount "
               "\"orphan\": unreachable); gc retries it",
           });
@@ -424,7 +431,7 @@ TEST_CASE("gc undoes a mount that a dead hook left half done, and finishes an un
     Fixture f;
     auto& d = f.drivers["rexray"];
     d.mounted[{"v1", "id1"}] = 1; // the dead hook's Mount reached the driver
-    f.store.transact([](State& s) {
+    f.store.transact(Scope::all(), [](State& s) {
         s.volumes.push_back(VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
         s.volumes.push_back(VolumeRecord{{"rexray", "v2"}, "id2", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
         s.volumes.push_back(VolumeRecord{{"rexray", "v3"}, "id3", "/m", {}, VolumeStatus::unmounting, {}, {1, 1}, ""});
@@ -442,7 +449,7 @@ TEST_CASE("gc undoes a mount that a dead hook left half done, and finishes an un
 TEST_CASE("gc keeps an interrupted mount when the driver cannot be reached", "[volumes][node][gc]") {
     Fixture f;
     f.drivers["rexray"].failing = {"Unmount v1!"};
-    f.store.transact([](State& s) {
+    f.store.transact(Scope::all(), [](State& s) {
         s.volumes.push_back(VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, {1, 1}, ""});
     });
     const auto report = f.node.gc();
@@ -455,7 +462,7 @@ TEST_CASE("gc keeps an interrupted mount when the driver cannot be reached", "[v
 
 TEST_CASE("a live hook's intent is left alone by gc", "[volumes][node][gc]") {
     Fixture f;
-    f.store.transact([](State& s) {
+    f.store.transact(Scope::all(), [](State& s) {
         s.volumes.push_back(
             VolumeRecord{{"rexray", "v1"}, "id1", "", {}, VolumeStatus::mounting, {}, ns::self_process(), ""});
     });
@@ -599,7 +606,7 @@ TEST_CASE("a volume whose undone Mount is still unsettled is not handed out with
     Fixture f;
     f.drivers["rexray"].failing = {"Unmount v1!"};
     // What an undo that could not reach the driver leaves, once gc's first retry failed too.
-    f.store.transact([](State& s) {
+    f.store.transact(Scope::all(), [](State& s) {
         s.volumes.push_back(VolumeRecord{
             {"rexray", "v1"}, "id-1", "", {}, VolumeStatus::unmount_failed, {}, ProcessId{}, "driver unreachable"});
     });
@@ -656,7 +663,7 @@ TEST_CASE("gc gives a dead hook's Mount until its deadline before a refused Unmo
     const auto dead = ns::process_id(child);
     REQUIRE(dead.has_value());
     ::waitpid(child, nullptr, 0);
-    store.transact([&](State& s) {
+    store.transact(Scope::all(), [&](State& s) {
         s.volumes.push_back(VolumeRecord{{"rexray", "v1"},
                                          "late",
                                          "",
@@ -678,7 +685,7 @@ TEST_CASE("gc gives a dead hook's Mount until its deadline before a refused Unmo
     CHECK(drivers["rexray"].mounted.empty());
     CHECK(store.read().empty());
     // One that never lands: dropped once its deadline has passed.
-    store.transact([&](State& s) {
+    store.transact(Scope::all(), [&](State& s) {
         s.volumes.push_back(VolumeRecord{{"rexray", "v1"},
                                          "never",
                                          "",

@@ -1,5 +1,5 @@
 // The node logic under faults, for real: hooks SIGKILLed at each step, then gc; a damaged or
-// newer state file, a full disk and a read-only state dir during an acquire. Each time the
+// newer state, a full disk and a read-only state dir during an acquire. Each time the
 // test plugin's record and mount counts tell whether anything stayed mounted without a record.
 #include <sys/mount.h>
 
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <optional>
 
+#include "tests/volumes/node/state_files.hpp"
 #include "tests/volumes/node/test_node_hooks.hpp"
 
 using namespace dvdi;
@@ -248,41 +249,49 @@ void check_no_unrecorded_mount(const Rig& rig, const std::optional<State>& state
     }
 }
 
-const std::string kGarbage = "{\"version\": 1, \"volumes\": [tru";
-const std::string kNewer = R"({"version": 2, "volumes": [], "containers": [], "leases": []})";
-
 } // namespace
 
-TEST_CASE("a damaged or newer state file: a clear error, the file left alone, nothing mounted",
-          "[volumes][node][faults]") {
+TEST_CASE("a damaged or newer state: a clear error, the file left alone, nothing mounted", "[volumes][node][faults]") {
     Rig rig;
-    const std::string path = rig.dir + "/state.json";
-    const auto [text, says] = GENERATE(std::pair{kGarbage, std::string("does not parse")},
-                                       std::pair{kNewer, std::string("has version 2, this dvdi-hook knows version 1")});
-    INFO(text);
+    const std::string json = rig.dir + "/state.json";
+    const std::string db = rig.dir + "/state.db";
+    std::string path; // the file found wrong, left as it is
+    std::string says;
 
-    SECTION("found at the start") {
+    SECTION("a state.json that does not parse, found at the start") {
         std::filesystem::create_directories(rig.dir);
-        write_file(path, text);
-        const auto error = failed_acquire(rig);
-        CHECK(error.starts_with("state file " + path + " " + says));
+        path = json;
+        write_file(path, "{\"version\": 1, \"volumes\": [tru");
+        says = "state file " + path + " does not parse";
+        CHECK(failed_acquire(rig).starts_with(says));
         CHECK(rig.plugin.calls("VolumeDriver.Mount").empty());
     }
-    SECTION("written by someone else while the driver mounts") {
+    SECTION("a database of a newer schema, found at the start") {
+        (void)open_state_store(rig.dir)->transact(Scope{}, [](State&) {});
+        path = db;
+        sql(path, "PRAGMA user_version = 3");
+        says = "state database `" + path + "` has schema version 3, this dvdi-hook knows version 2";
+        CHECK(failed_acquire(rig).starts_with(says));
+        CHECK(rig.plugin.calls("VolumeDriver.Mount").empty());
+    }
+    SECTION("a database of a newer schema, written by another hook while the driver mounts") {
+        path = db;
+        says = "state database `" + path + "` has schema version 3, this dvdi-hook knows version 2";
         const auto error = failed_acquire(rig, [&](Step s, const VolumeKey&) {
             if (s == Step::after_mount) {
-                write_file(path, text);
+                sql(path, "PRAGMA user_version = 3");
             }
         });
-        CHECK(error.starts_with("volume " + rig.driver() + "/v1 (test v1): state file " + path + " " + says));
+        CHECK(error.starts_with("volume " + rig.driver() + "/v1 (test v1): " + says));
         CHECK(error.find("unmounted it again") != std::string::npos);
         CHECK(rig.plugin.calls("VolumeDriver.Mount").size() == 1);
     }
-    CHECK(read_file(path) == text);
+    const std::string before = read_file(path);
     CHECK(plugin_mounts(rig.plugin) == "{}");
     check_mount_history(rig.plugin, {"v1"});
     // gc refuses too: it never starts over.
-    CHECK_THROWS_WITH(rig.gc(), Catch::Contains("state file " + path + " " + says));
+    CHECK_THROWS_WITH(rig.gc(), Catch::Contains(says));
+    CHECK(read_file(path) == before);
 }
 
 namespace {
@@ -329,9 +338,15 @@ TEST_CASE("a full disk or a read-only state dir during an acquire: a clear error
     Rig rig;
     std::filesystem::create_directories(rig.dir);
     const bool full_disk = GENERATE(true, false);
-    // From the start, after the Mount, or after the placement (the last write).
+    // From the start, after the Mount, or after the placement (the last write). A read-only
+    // state dir only from the start: once a hook has the database open for writing, the file
+    // system cannot be remounted read-only (EBUSY), and a read-only mount laid over the dir
+    // does not reach the files the hook has open.
     const Step when = GENERATE(Step::before_mount, Step::after_mount, Step::after_place);
     const bool at_start = when == Step::before_mount;
+    if (!full_disk && !at_start) {
+        return;
+    }
     INFO((full_disk ? "full disk" : "read-only") << (at_start                    ? " from the start"
                                                      : when == Step::after_mount ? " after the Mount"
                                                                                  : " after the placement"));
@@ -357,7 +372,7 @@ TEST_CASE("a full disk or a read-only state dir during an acquire: a clear error
         // A volume's lock file exists only while it has a record: a state dir read-only from the
         // start refuses even that, before anything else is done.
         const bool lock_refused = at_start && !full_disk;
-        REQUIRE(error.find(dir + (lock_refused ? "/locks" : "/state.json.tmp")) != std::string::npos);
+        REQUIRE(error.find(dir + (lock_refused ? "/locks" : "/state.db")) != std::string::npos);
         if (at_start) {
             REQUIRE(rig.plugin.calls("VolumeDriver.Mount").empty());
         } else if (when == Step::after_mount) {

@@ -225,3 +225,47 @@ TEST_CASE("a Mount that hangs on one volume stalls the hooks of no other volume,
     CHECK(plugin_mounts(plugin) == "{}");
     CHECK(store->read().empty());
 }
+
+TEST_CASE("64 containers take one volume at once, then let it go at once: one Mount, one Unmount",
+          "[volumes][node][load]") {
+    constexpr int kAtOnce = 64;
+    TestPlugin plugin;
+    const TempDir state("dvdi-node-64");
+    const core::Config config = plugin.config();
+    const std::string dir = (state / "state").string();
+    const auto id = [](int c) { return fmt::format("c{:02}", c); };
+    const auto all_at_once = [&](const std::function<void(Node&, const std::string&)>& step) {
+        std::vector<std::unique_ptr<Hook>> hooks;
+        for (int c = 0; c < kAtOnce; ++c) {
+            hooks.push_back(std::make_unique<Hook>([&, c] {
+                const auto store = open_state_store(dir);
+                const auto drivers = open_driver_set(config);
+                Node node(*store, *drivers);
+                step(node, id(c));
+            }));
+        }
+        for (auto& h : hooks) {
+            CHECK(exited_ok(h->wait()));
+        }
+    };
+
+    all_at_once([&](Node& node, const std::string& c) {
+        node.acquire(ContainerRef{c, "oci", ProcessId{}}, {volume_request(plugin.name(), "shared")}, trivial_placer());
+    });
+    const auto s = open_state_store(dir)->read();
+    REQUIRE(s.volumes.size() == 1);
+    CHECK(s.volumes[0].status == VolumeStatus::mounted);
+    CHECK(s.volumes[0].users.size() == kAtOnce);
+    CHECK(s.containers.size() == kAtOnce);
+    CHECK(plugin.calls("VolumeDriver.Mount").size() == 1);
+
+    all_at_once([&](Node& node, const std::string& c) {
+        if (!node.release(c)) {
+            throw core::Error("release of " + c + " found nothing");
+        }
+    });
+    CHECK(plugin.calls("VolumeDriver.Unmount").size() == 1);
+    CHECK(plugin_mounts(plugin) == "{}");
+    CHECK(open_state_store(dir)->read().empty());
+    check_mount_history(plugin, {"shared"});
+}

@@ -1,8 +1,12 @@
-// The file-backed state store: durability, refusal to start over, locks across processes.
+// The state store: the database and its schema version, scopes, refusal to start over, a full
+// or read-only state dir, locks across processes. (The migration from version 1:
+// test_state_migration.cpp.)
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -12,6 +16,8 @@
 #include "lib/volumes/node/state_store.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/ns/fake_container.hpp"
+#include "tests/volumes/node/fakes.hpp"
+#include "tests/volumes/node/state_files.hpp"
 
 using namespace dvdi;
 using namespace dvdi::volumes;
@@ -27,26 +33,130 @@ VolumeRecord record(const std::string& name) {
                         VolumeStatus::mounted, {"c1"},       {42, 7},      ""};
 }
 
+ContainerRecord container(const std::string& id, const std::vector<std::string>& volumes) {
+    ContainerRecord c{id, "oci", {42, 7}, ContainerStatus::active, {}};
+    for (const auto& v : volumes) {
+        c.volumes.push_back(Placement{{"local", v}, "/d/" + v, true, "/d/" + v, Mode::rw});
+    }
+    return c;
+}
+
+// Three volumes and two containers: c1 holds v1 and v2, c2 holds v2.
+void seed(StateStore& store) {
+    store.transact(Scope::all(), [](State& s) {
+        s.volumes = {record("v1"), record("v2"), record("v3")};
+        s.volumes[1].users = {"c1", "c2"};
+        s.volumes[2].users.clear();
+        s.containers = {container("c1", {"v1", "v2"}), container("c2", {"v2"})};
+    });
+}
+
+std::vector<std::string> names(const State& s) {
+    std::vector<std::string> out;
+    for (const auto& v : s.volumes) {
+        out.push_back(v.key.name);
+    }
+    for (const auto& c : s.containers) {
+        out.push_back(c.id);
+    }
+    return out;
+}
+
+// What every store does with scopes: the real one and the tests' fake alike.
+void check_scopes(StateStore& store) {
+    seed(store);
+    const State all = store.read();
+    CHECK(names(store.read(Scope{.volumes = {{"local", "v1"}}})) == std::vector<std::string>{"v1"});
+    CHECK(names(store.read(Scope{.volumes = {{"local", "v2"}, {"local", "gone"}}, .containers = {"c2", "c9"}})) ==
+          std::vector<std::string>{"v2", "c2"});
+    // A container's volumes, and a volume's containers, when asked.
+    CHECK(names(store.read(Scope{.containers = {"c1"}, .their_volumes = true})) ==
+          std::vector<std::string>{"v1", "v2", "c1"});
+    CHECK(names(store.read(Scope{.volumes = {{"local", "v2"}}, .their_containers = true})) ==
+          std::vector<std::string>{"v2", "c1", "c2"});
+    CHECK(names(store.read(Scope{})).empty());
+
+    // A change sees its rows only; looking up another is an error, never "not recorded".
+    CHECK_THROWS_WITH(store.transact(Scope{.volumes = {{"local", "v1"}}},
+                                     [](State& s) {
+                                         CHECK(s.volumes.size() == 1);
+                                         CHECK(s.containers.empty());
+                                         s.volumes[0].mountpoint = "/changed";
+                                         (void)s.find_volume({"local", "v2"});
+                                     }),
+                      "the state change needs volume local/v2, which is outside its scope");
+    CHECK_THROWS_WITH(
+        store.transact(Scope{.volumes = {{"local", "v1"}}}, [](State& s) { (void)s.find_container("c1"); }),
+        "the state change needs container c1, which is outside its scope");
+    // Recording a row outside it is refused as a whole.
+    CHECK_THROWS_WITH(store.transact(Scope{.volumes = {{"local", "v1"}}},
+                                     [](State& s) {
+                                         s.volumes[0].mountpoint = "/changed";
+                                         s.volumes.push_back(record("v9"));
+                                     }),
+                      "the state change records volume local/v9, which is outside its scope");
+    CHECK_THROWS_WITH(
+        store.transact(Scope{.containers = {"c1"}}, [](State& s) { s.containers.push_back(s.containers.front()); }),
+        "the state change records container c1 twice");
+    CHECK(store.read().volumes == all.volumes);
+
+    // Rows named but not recorded can be added; erased ones go; the others stay as they were.
+    store.transact(Scope{.volumes = {{"local", "v1"}, {"local", "v4"}}, .containers = {"c1", "c3"}}, [](State& s) {
+        REQUIRE(s.find_volume({"local", "v4"}) == nullptr);
+        s.erase_volume({"local", "v1"});
+        s.volumes.push_back(record("v4"));
+        s.erase_container("c1");
+        s.containers.push_back(container("c3", {"v4"}));
+    });
+    const State after = store.read();
+    CHECK(names(after) == std::vector<std::string>{"v2", "v3", "v4", "c2", "c3"});
+    CHECK(after.volumes[0] == all.volumes[1]);
+    CHECK(after.containers[0] == all.containers[1]);
+    CHECK(after.containers[1] == container("c3", {"v4"}));
+}
+
 } // namespace
 
-TEST_CASE("the state round-trips through the file, with a version", "[volumes][state]") {
+TEST_CASE("the state round-trips through the database, of the current schema version", "[volumes][state]") {
     TempDir dir;
     const auto store = open_state_store((dir / "state").string());
-    CHECK(store->read().empty()); // no file yet: nothing recorded
-    store->transact([](State& s) {
+    CHECK(store->read().empty()); // no database yet: nothing recorded, and nothing created
+    CHECK(test::listing(dir / "state").empty());
+    ContainerRecord c{"c1", "oci", {42, 7}, ContainerStatus::active, {{{"local", "v1"}, "/d", true}}};
+    c.volumes.push_back(Placement{{"local", "v2"}, "", false, std::nullopt, Mode::ro});
+    store->transact(Scope::all(), [&](State& s) {
         s.volumes.push_back(record("v1"));
-        s.containers.push_back(
-            ContainerRecord{"c1", "oci", {42, 7}, ContainerStatus::active, {{{"local", "v1"}, "/d", true}}});
+        s.volumes.push_back(record("v2"));
+        s.volumes[1].status = VolumeStatus::mounting;
+        s.volumes[1].intent_at = 1700000000;
+        s.volumes[1].last_error = "a \"quoted\"\nerror";
+        s.containers.push_back(c);
     });
-    const auto doc = nlohmann::json::parse(read_file(dir / "state/state.json"));
-    CHECK(doc["version"] == 1);
-    const State s = store->read();
-    REQUIRE(s.volumes.size() == 1);
-    CHECK(s.volumes[0].options == Options{{"size", "1"}});
-    CHECK(s.volumes[0].intent_by == ProcessId{42, 7});
+    const auto db = (dir / "state/state.db").string();
+    CHECK(test::sql(db, "PRAGMA user_version") == "2");
+    CHECK(test::sql(db, "PRAGMA journal_mode") == "wal");
+    CHECK(test::sql(db, "SELECT status FROM volumes WHERE name = 'v2'") == "mounting");
+    // state.json points at it, in a form version 1 refuses.
+    const auto pointer = nlohmann::json::parse(read_file(dir / "state/state.json"));
+    CHECK(pointer["version"] == 2);
+    CHECK(pointer["moved_to"] == "state.db");
+    const State s = open_state_store((dir / "state").string())->read();
+    REQUIRE(s.volumes.size() == 2);
+    CHECK(s.volumes[0] == record("v1"));
+    CHECK(s.volumes[1].intent_at == 1700000000);
+    CHECK(s.volumes[1].last_error == "a \"quoted\"\nerror");
     REQUIRE(s.containers.size() == 1);
-    CHECK(s.containers[0].volumes[0].target == "/d");
-    CHECK_FALSE(std::filesystem::exists(dir / "state/state.json.tmp"));
+    CHECK(s.containers[0] == c);
+    CHECK_FALSE(s.scope.has_value());
+    CHECK_FALSE(fs::exists(dir / "state/state.db.tmp"));
+}
+
+TEST_CASE("the version-1 reader (0.1.0's) refuses the pointer that replaces state.json", "[volumes][state]") {
+    TempDir dir;
+    open_state_store(dir.path().string())->transact(Scope{}, [](State&) {});
+    CHECK_THROWS_WITH(parse_state(read_file(dir / "state.json"), "/run/dvdi/state.json"),
+                      Catch::StartsWith("state file /run/dvdi/state.json has version 2, this dvdi-hook knows "
+                                        "version 1; it is left as it is"));
 }
 
 TEST_CASE("a container left `releasing` by an early 0.1.0 build is read as active", "[volumes][state]") {
@@ -64,42 +174,65 @@ TEST_CASE("a container left `releasing` by an early 0.1.0 build is read as activ
 TEST_CASE("a change that throws writes nothing", "[volumes][state]") {
     TempDir dir;
     const auto store = open_state_store(dir.path().string());
-    store->transact([](State& s) { s.volumes.push_back(record("v1")); });
-    const std::string before = read_file(dir / "state.json");
-    CHECK_THROWS_WITH(store->transact([](State& s) {
-        s.volumes.clear();
-        throw core::Error("changed my mind");
-    }),
+    store->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("v1")); });
+    const State before = store->read();
+    CHECK_THROWS_WITH(store->transact(Scope::all(),
+                                      [](State& s) {
+                                          s.volumes.clear();
+                                          throw core::Error("changed my mind");
+                                      }),
                       "changed my mind");
-    CHECK(read_file(dir / "state.json") == before);
+    CHECK(store->read().volumes == before.volumes);
+    CHECK(open_state_store(dir.path().string())->read().volumes == before.volumes);
 }
 
-TEST_CASE("an unreadable or unknown state file is an error that names it, and is left alone", "[volumes][state]") {
-    TempDir dir;
-    const auto path = (dir / "state.json").string();
-    const auto store = open_state_store(dir.path().string());
-    struct Case {
-        std::string text;
-        std::string message;
-    };
-    const Case cases[] = {
-        {"{\"version\": 1, \"volumes\": [", "state file " + path + " does not parse"},
-        {R"({"version": 2, "volumes": [], "containers": []})",
-         "state file " + path + " has version 2, this dvdi-hook knows version 1"},
-        {R"({"volumes": []})", "state file " + path + " has no version"},
-        {R"({"version": 1, "volumes": [{"driver": "x"}], "containers": []})", "state file " + path + " is damaged"},
-        {R"({"version": 1, "volumes": [], "containers": [{"id": "c", "runtime": "oci", "process": {"pid": 1,
-            "start_time": 1}, "status": "sleeping", "volumes": []}]})",
-         "state file " + path + " is damaged"},
-        {"", "state file " + path + " is empty"},
-    };
-    for (const auto& c : cases) {
-        INFO(c.text);
-        write_file(path, c.text);
-        CHECK_THROWS_WITH(store->read(), Catch::StartsWith(c.message));
-        CHECK_THROWS_WITH(store->transact([](State& s) { s.volumes.clear(); }), Catch::StartsWith(c.message));
-        CHECK(read_file(path) == c.text); // never silently started over
+TEST_CASE("a change sees the rows of its scope only, and writes back what it changed", "[volumes][state]") {
+    SECTION("the database") {
+        TempDir dir;
+        check_scopes(*open_state_store(dir.path().string()));
     }
+    SECTION("the tests' fake") {
+        test::MemoryStateStore fake;
+        check_scopes(fake);
+    }
+}
+
+TEST_CASE("a damaged, foreign or newer database is an error that names it, and is left alone", "[volumes][state]") {
+    TempDir dir;
+    const std::string db = (dir / "state.db").string();
+    open_state_store(dir.path().string())->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("v1")); });
+    std::string says;
+    SECTION("newer") {
+        // What a later dvdi-hook left, found by this one after a downgrade.
+        test::sql(db, "PRAGMA user_version = 3");
+        says = "state database `" + db + "` has schema version 3, this dvdi-hook knows version 2; it is left as it is";
+    }
+    SECTION("not dvdi-hook's") {
+        fs::remove(db);
+        test::sql(db, "CREATE TABLE t (x)");
+        says = "state database `" + db + "` is not a dvdi-hook state database (application_id 0x0)";
+    }
+    SECTION("not a database") {
+        fs::remove(db);
+        write_file(db, std::string(8192, 'x'));
+        says = "state database `" + db + "`: file is not a database; it is left as it is";
+    }
+    const std::string before = read_file(db);
+    const auto store = open_state_store(dir.path().string());
+    CHECK_THROWS_WITH(store->read(), Catch::StartsWith(says));
+    CHECK_THROWS_WITH(store->transact(Scope::all(), [](State& s) { s.volumes.clear(); }), Catch::StartsWith(says));
+    CHECK(read_file(db) == before); // never silently started over
+}
+
+TEST_CASE("a newer schema written while a hook runs stops its next change", "[volumes][state]") {
+    TempDir dir;
+    const auto store = open_state_store(dir.path().string());
+    store->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("v1")); });
+    test::sql((dir / "state.db").string(), "PRAGMA user_version = 3");
+    CHECK_THROWS_WITH(store->transact(Scope{.volumes = {{"local", "v1"}}}, [](State& s) { s.volumes.clear(); }),
+                      Catch::Contains("has schema version 3, this dvdi-hook knows version 2"));
+    CHECK_THROWS_WITH(store->read(), Catch::Contains("has schema version 3"));
+    CHECK(test::sql((dir / "state.db").string(), "SELECT count(*) FROM volumes") == "1");
 }
 
 TEST_CASE("a read-only state dir and a full disk are clear errors that keep the old state", "[volumes][state][root]") {
@@ -107,28 +240,41 @@ TEST_CASE("a read-only state dir and a full disk are clear errors that keep the 
     TempDir dir;
     dvdi::test::in_private_mount_ns([&] {
         const std::string mnt = dir.path().string();
-        REQUIRE(::mount("dvdi-state", mnt.c_str(), "tmpfs", 0, "size=64k") == 0);
-        const auto store = open_state_store(mnt + "/state");
-        store->transact([](State& s) { s.volumes.push_back(record("v1")); });
-        const std::string before = read_file(mnt + "/state/state.json");
+        REQUIRE(::mount("dvdi-state", mnt.c_str(), "tmpfs", 0, "size=256k") == 0);
+        {
+            const auto store = open_state_store(mnt + "/state");
+            store->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("v1")); });
 
-        // Full: fill the tmpfs, then try to record a large change.
-        write_file(mnt + "/filler", std::string(60 * 1024, 'x'));
-        REQUIRE_THROWS_WITH(store->transact([](State& s) {
-            for (int i = 0; i < 200; ++i) {
-                s.volumes.push_back(record("volume-with-a-long-name-" + std::to_string(i)));
+            // Full: fill the tmpfs, then try to record a large change.
+            std::ofstream filler(mnt + "/filler", std::ios::binary);
+            const std::string block(4096, 'x');
+            while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
             }
-        }),
-                            Catch::Contains("No space left on device"));
-        REQUIRE(read_file(mnt + "/state/state.json") == before);
-        REQUIRE_FALSE(std::filesystem::exists(mnt + "/state/state.json.tmp"));
+            filler.close();
+            REQUIRE_THROWS_WITH(store->transact(Scope::all(),
+                                                [](State& s) {
+                                                    for (int i = 0; i < 200; ++i) {
+                                                        s.volumes.push_back(
+                                                            record("volume-with-a-long-name-" + std::to_string(i)));
+                                                    }
+                                                }),
+                                Catch::StartsWith("state database `" + mnt + "/state/state.db`: ") &&
+                                    Catch::Contains("No space left on device"));
+            REQUIRE(store->read().volumes == std::vector<VolumeRecord>{record("v1")});
+            std::filesystem::remove(mnt + "/filler");
+        }
+        REQUIRE(open_state_store(mnt + "/state")->read().volumes.size() == 1);
 
-        // Read-only.
+        // Read-only (remounted once no hook has the database open for writing): it can be read,
+        // not changed.
         REQUIRE(::mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
-        REQUIRE(store->read().volumes.size() == 1);
-        REQUIRE_THROWS_WITH(store->transact([](State& s) { s.volumes.clear(); }),
-                            Catch::Contains("Read-only file system"));
-        REQUIRE(read_file(mnt + "/state/state.json") == before);
+        {
+            const auto store = open_state_store(mnt + "/state");
+            REQUIRE(store->read().volumes == std::vector<VolumeRecord>{record("v1")});
+            REQUIRE_THROWS_WITH(store->transact(Scope::all(), [](State& s) { s.volumes.clear(); }),
+                                Catch::StartsWith("state database `" + mnt + "/state/state.db`: "));
+            REQUIRE(store->read().volumes.size() == 1);
+        }
         REQUIRE(::umount(mnt.c_str()) == 0);
     });
 }
@@ -241,13 +387,13 @@ TEST_CASE("a volume's lock file goes with its last record; gc sweeps what a kill
     const auto files = [&] { return test::listing(locks).size(); };
     {
         auto held = store->lock_volumes({{"local", "a"}, {"local", "b"}});
-        store->transact([](State& s) { s.volumes.push_back(record("a")); });
+        store->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("a")); });
         CHECK(files() == 2);
     }
     CHECK(files() == 1); // b has no record: its file went; a's stays with its record
     {
         auto held = store->lock_volume({"local", "a"});
-        store->transact([](State& s) { s.erase_volume({"local", "a"}); });
+        store->transact(Scope::all(), [](State& s) { s.erase_volume({"local", "a"}); });
     }
     CHECK(files() == 0);
     { auto held = store->lock_volume({"local", "never-recorded"}); } // no transaction: read to decide
@@ -259,7 +405,7 @@ TEST_CASE("a volume's lock file goes with its last record; gc sweeps what a kill
     CHECK(files() == 0);
     // What a SIGKILLed hook leaves is swept; a held one (in use) and a recorded one are not.
     write_file(locks / "0123456789abcdef.lock", "");
-    store->transact([](State& s) { s.volumes.push_back(record("kept")); });
+    store->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("kept")); });
     { auto kept = store->lock_volume({"local", "kept"}); }
     auto busy = store->lock_volume({"local", "busy"});
     CHECK(files() == 3);

@@ -1,0 +1,238 @@
+#include "lib/volumes/node/state_migrate.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lib/core/core.hpp"
+#include "lib/volumes/node/state_db.hpp"
+#include "lib/volumes/node/state_locks.hpp"
+
+namespace dvdi::volumes {
+
+namespace {
+
+using nlohmann::json;
+
+// What state.json holds in place of the state once it is in state.db. Version 1 (0.1.0) reads
+// the version first and refuses it: "state file ... has version 2, this dvdi-hook knows
+// version 1; it is left as it is": an older hook run on this node stops instead of starting
+// over on an empty state. Its version stays 2 whatever the database's schema version becomes.
+constexpr int kPointerVersion = 2;
+const std::string kPointer = json{{"version", kPointerVersion},
+                                  {"moved_to", "state.db"},
+                                  {"note", "this node's state is in state.db (SQLite); a dvdi-hook that reads only "
+                                           "state.json is older than it and must not run on this node"}}
+                                 .dump(1) +
+                             "\n";
+
+enum class JsonKind { absent, version_1, pointer };
+
+struct JsonFile {
+    JsonKind kind = JsonKind::absent;
+    std::string text;
+};
+
+bool exists(const std::string& path) {
+    if (::access(path.c_str(), F_OK) == 0) {
+        return true;
+    }
+    if (errno != ENOENT) {
+        core::throw_errno("access", path);
+    }
+    return false;
+}
+
+std::string read_all(int fd, const std::string& path) {
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            core::throw_errno("read", path);
+        }
+        if (n == 0) {
+            return text;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+// Which state.json this is. Version 1 is only recognised here (parse_state reads it); anything
+// else is an error that names the file.
+JsonFile read_json(const std::string& path) {
+    core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return {};
+        }
+        core::throw_errno("open", path);
+    }
+    JsonFile f{JsonKind::version_1, read_all(fd.get(), path)};
+    if (f.text.empty()) {
+        throw core::Error(fmt::format("state file {} is empty; it is left as it is", path));
+    }
+    const json doc = json::parse(f.text, nullptr, false);
+    if (doc.is_object() && doc.contains("version") && doc["version"].is_number_integer() && doc["version"] != 1) {
+        if (doc["version"] == kPointerVersion && doc.value("moved_to", "") == "state.db") {
+            f.kind = JsonKind::pointer;
+            return f;
+        }
+        throw core::Error(fmt::format("state file {} has version {}, this dvdi-hook knows version 1 (which it moves "
+                                      "to state.db) and {} (a pointer to state.db); it is left as it is (was a newer "
+                                      "dvdi-hook installed and then removed?)",
+                                      path, doc["version"].dump(), kPointerVersion));
+    }
+    return f; // version 1, or damaged: parse_state says which
+}
+
+void fsync_dir(const std::string& dir) {
+    core::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::fsync(fd.get()) != 0) {
+        core::throw_errno("fsync", dir);
+    }
+}
+
+void remove_if_there(const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        core::throw_errno("unlink", path);
+    }
+}
+
+// Write temp, fsync, rename, fsync the dir: the old pointer or state file, or the new one.
+void write_pointer(const StatePaths& paths) {
+    const std::string tmp = paths.json + ".tmp";
+    try {
+        core::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd) {
+            core::throw_errno("open", tmp);
+        }
+        for (std::size_t done = 0; done < kPointer.size();) {
+            const ssize_t n = ::write(fd.get(), kPointer.data() + done, kPointer.size() - done);
+            if (n < 0 && errno != EINTR) {
+                core::throw_errno("write", tmp);
+            }
+            done += n > 0 ? static_cast<std::size_t>(n) : 0;
+        }
+        if (::fsync(fd.get()) != 0) {
+            core::throw_errno("fsync", tmp);
+        }
+        if (::rename(tmp.c_str(), paths.json.c_str()) != 0) {
+            core::throw_errno("rename", paths.json);
+        }
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    fsync_dir(paths.dir);
+}
+
+// The migrated file, as the database notes it: a later look tells whether state.json is still
+// the one state.db was made from.
+std::string fingerprint(const std::string& text) {
+    return fmt::format("state.json version 1, {} bytes, FNV-1a {:016x}", text.size(), fnv1a(text));
+}
+
+// state.db appears complete or not at all: built as state.db.tmp, renamed.
+void build(const StatePaths& paths, const State& state, const std::string& migrated_from) {
+    const std::string tmp = paths.db + ".tmp";
+    const auto remove_tmp = [&] {
+        for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+            remove_if_there(tmp + suffix);
+        }
+    };
+    remove_tmp(); // what a migration cut short left
+    try {
+        build_state_db(tmp, state, migrated_from);
+        if (::rename(tmp.c_str(), paths.db.c_str()) != 0) {
+            core::throw_errno("rename", paths.db);
+        }
+    } catch (...) {
+        try {
+            remove_tmp();
+        } catch (const std::exception&) { // the error that matters is the first one
+        }
+        throw;
+    }
+    fsync_dir(paths.dir);
+}
+
+} // namespace
+
+Found prepare_state_db(const StatePaths& paths, bool create) {
+    // The common case, without the lock: the database and its pointer are in place.
+    const bool have_db = exists(paths.db);
+    if (have_db && read_json(paths.json).kind == JsonKind::pointer) {
+        return Found::database;
+    }
+    if (!have_db && !create) {
+        const JsonKind kind = read_json(paths.json).kind;
+        if (kind == JsonKind::absent) {
+            return Found::nothing;
+        }
+        if (kind == JsonKind::version_1 && on_read_only_fs(paths.dir)) {
+            return Found::read_only_v1;
+        }
+    }
+    // Every hook that finds anything else takes the lock version 1 took for each change (so no
+    // older hook is between its read and its write of state.json), and looks again.
+    const FileLock lock(paths.lock, LOCK_EX);
+    const JsonFile file = read_json(paths.json);
+    if (exists(paths.db)) {
+        if (file.kind == JsonKind::version_1) {
+            const std::string made_from = StateDb(paths.db, StateDb::Open::write).note("migrated_from");
+            if (made_from != fingerprint(file.text)) {
+                throw core::Error(fmt::format(
+                    "state dir {} holds both state.db and a version-1 state.json that it was not made from (did an "
+                    "older dvdi-hook run on this node after the upgrade?); both are left as they are: keep the one "
+                    "that records what is mounted, and move the other aside",
+                    paths.dir));
+            }
+            core::log::info("finishing the migration of {} to {}", paths.json, paths.db);
+        }
+        if (file.kind != JsonKind::pointer) {
+            write_pointer(paths);
+        }
+        return Found::database;
+    }
+    switch (file.kind) {
+    case JsonKind::pointer:
+        throw core::Error(fmt::format("state file {} says the state moved to {}, which is missing; the hook does not "
+                                      "start over while volumes may be mounted: restore it, or remove {} once "
+                                      "nothing this node mounted is mounted any more",
+                                      paths.json, paths.db, paths.json));
+    case JsonKind::absent:
+        if (!create) {
+            return Found::nothing;
+        }
+        build(paths, State{}, "");
+        break;
+    case JsonKind::version_1: {
+        const State state = parse_state(file.text, paths.json);
+        build(paths, state, fingerprint(file.text));
+        core::log::info("migrated the node's state from {} (version 1: {} volume(s), {} container(s)) to {}",
+                        paths.json, state.volumes.size(), state.containers.size(), paths.db);
+        break;
+    }
+    }
+    write_pointer(paths);
+    return Found::database;
+}
+
+State read_version_1(const StatePaths& paths) {
+    const JsonFile file = read_json(paths.json);
+    if (file.kind != JsonKind::version_1) {
+        return State{};
+    }
+    return parse_state(file.text, paths.json);
+}
+
+} // namespace dvdi::volumes
