@@ -1,6 +1,7 @@
 // End to end: real runtimes (runc, crun, podman) run dvdi-hook as their prestart/createRuntime and
 // poststop hook. Each test asserts what the container saw and what the driver was asked.
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "tests/harness/harness.hpp"
 #include "tests/harness/podman.hpp"
 #include "tests/hook/node_dir.hpp"
+#include "tests/ns/fake_container.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
 using namespace dvdi;
@@ -249,4 +251,33 @@ TEST_CASE("podman runs the hook from a hooks.d file for a container that asks fo
     });
     CHECK(read_file(node.local_volume("podvol") / "f") == "from-podman\n");
     CHECK(node.state().empty());
+}
+
+TEST_CASE("the hooks of a container without volumes open no state, and create none", "[hook][oci]") {
+    const Node node;
+    const fs::path state_dir = node.dir / "state";
+    const fs::path novol = node.dir / "novol";
+    fs::create_directories(novol);
+    write_file(novol / "config.json", R"({"process": {"env": ["PATH=/bin"]}, "root": {"path": "rootfs"}})");
+    const auto oci_state = [&](const std::string& id, const fs::path& bundle, const std::string& status) {
+        return nlohmann::json{
+            {"ociVersion", "1.0.2"}, {"id", id}, {"status", status}, {"pid", ::getpid()}, {"bundle", bundle.string()}}
+            .dump();
+    };
+    CHECK(run(node.hook("prestart"), {.input = oci_state("c1", novol, "creating")}).status == 0);
+    CHECK(run(node.hook("poststop"), {.input = oci_state("c1", novol, "stopped")}).status == 0);
+    // Its bundle gone, poststop asks the state, which a node that never held a volume does not have.
+    const auto gone = run(node.hook("poststop"), {.input = oci_state("c1", node.dir / "gone", "stopped")});
+    CHECK(gone.status == 0);
+    CHECK_THAT(gone.err, Catch::Contains("container c1 holds no volumes (no state on this node)"));
+    CHECK(test::listing(state_dir).empty());
+    CHECK_FALSE(volumes::has_state(state_dir.string()));
+
+    // On a node with a state, the answer comes from the container's own row.
+    volumes::open_state_store(state_dir.string())->transact(volumes::Scope{}, [](volumes::State&) {});
+    const auto db_before = read_file(state_dir / "state.db");
+    const auto asked = run(node.hook("poststop"), {.input = oci_state("c2", node.dir / "gone", "stopped")});
+    CHECK(asked.status == 0);
+    CHECK_THAT(asked.err, Catch::Contains("container c2 holds no volumes on this node"));
+    CHECK(read_file(state_dir / "state.db") == db_before);
 }

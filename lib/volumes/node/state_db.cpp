@@ -12,8 +12,9 @@
 //                      is called. On the default /run (tmpfs) the fsync costs nothing.
 //   busy_timeout       Instead of one flock over the whole state: a writer waits for another
 //                      hook's transaction (a few rows, never held across a driver call) and gives
-//                      up, with an error, after kBusyTimeout.
-//   temp_store=MEMORY  No temporary file anywhere else than the state dir.
+//                      up, with an error, after kBusyTimeoutMs (60 s).
+//   temp_store=MEMORY  What SQLite would spill to a temporary file (no query here needs one)
+//                      stays in memory, never in a file outside the state dir.
 //
 // PRAGMA user_version holds the schema version (kSchemaVersion), application_id marks the file
 // as dvdi-hook's: a database of another version, or not ours, is an error that names it.

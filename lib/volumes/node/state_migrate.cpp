@@ -81,17 +81,22 @@ JsonFile read_json(const std::string& path) {
         throw core::Error(fmt::format("state file {} is empty; it is left as it is", path));
     }
     const json doc = json::parse(f.text, nullptr, false);
-    if (doc.is_object() && doc.contains("version") && doc["version"].is_number_integer() && doc["version"] != 1) {
-        if (doc["version"] == kPointerVersion && doc.value("moved_to", "") == "state.db") {
-            f.kind = JsonKind::pointer;
-            return f;
-        }
+    if (!doc.is_object() || !doc.contains("version") || !doc["version"].is_number_integer() || doc["version"] == 1) {
+        return f; // version 1, or damaged: parse_state says which
+    }
+    if (doc["version"] != kPointerVersion) {
         throw core::Error(fmt::format("state file {} has version {}, this dvdi-hook knows version 1 (which it moves "
                                       "to state.db) and {} (a pointer to state.db); it is left as it is (was a newer "
                                       "dvdi-hook installed and then removed?)",
                                       path, doc["version"].dump(), kPointerVersion));
     }
-    return f; // version 1, or damaged: parse_state says which
+    if (!doc.contains("moved_to") || doc["moved_to"] != "state.db") {
+        throw core::Error(fmt::format("state file {} has version {} but does not point to state.db; it is left as "
+                                      "it is",
+                                      path, kPointerVersion));
+    }
+    f.kind = JsonKind::pointer;
+    return f;
 }
 
 void fsync_dir(const std::string& dir) {
@@ -165,44 +170,28 @@ void build(const StatePaths& paths, const State& state, const std::string& migra
     fsync_dir(paths.dir);
 }
 
-} // namespace
+// state.db is there: state.json must be (or become) its pointer.
+void point_to_db(const StatePaths& paths, const JsonFile& file) {
+    if (file.kind == JsonKind::version_1) {
+        // A migration cut short after the rename, unless the file changed since.
+        (void)parse_state(file.text, paths.json); // one that does not parse is said as such
+        const std::string made_from = StateDb(paths.db, StateDb::Open::write).note("migrated_from");
+        if (made_from != fingerprint(file.text)) {
+            throw core::Error(fmt::format(
+                "state dir {} holds both state.db and a version-1 state.json that it was not made from (did an "
+                "older dvdi-hook run on this node after the upgrade?); both are left as they are: keep the one "
+                "that records what is mounted, and move the other aside",
+                paths.dir));
+        }
+        core::log::info("finishing the migration of {} to {}", paths.json, paths.db);
+    }
+    if (file.kind != JsonKind::pointer) {
+        write_pointer(paths);
+    }
+}
 
-Found prepare_state_db(const StatePaths& paths, bool create) {
-    // The common case, without the lock: the database and its pointer are in place.
-    const bool have_db = exists(paths.db);
-    if (have_db && read_json(paths.json).kind == JsonKind::pointer) {
-        return Found::database;
-    }
-    if (!have_db && !create) {
-        const JsonKind kind = read_json(paths.json).kind;
-        if (kind == JsonKind::absent) {
-            return Found::nothing;
-        }
-        if (kind == JsonKind::version_1 && on_read_only_fs(paths.dir)) {
-            return Found::read_only_v1;
-        }
-    }
-    // Every hook that finds anything else takes the lock version 1 took for each change (so no
-    // older hook is between its read and its write of state.json), and looks again.
-    const FileLock lock(paths.lock, LOCK_EX);
-    const JsonFile file = read_json(paths.json);
-    if (exists(paths.db)) {
-        if (file.kind == JsonKind::version_1) {
-            const std::string made_from = StateDb(paths.db, StateDb::Open::write).note("migrated_from");
-            if (made_from != fingerprint(file.text)) {
-                throw core::Error(fmt::format(
-                    "state dir {} holds both state.db and a version-1 state.json that it was not made from (did an "
-                    "older dvdi-hook run on this node after the upgrade?); both are left as they are: keep the one "
-                    "that records what is mounted, and move the other aside",
-                    paths.dir));
-            }
-            core::log::info("finishing the migration of {} to {}", paths.json, paths.db);
-        }
-        if (file.kind != JsonKind::pointer) {
-            write_pointer(paths);
-        }
-        return Found::database;
-    }
+// No state.db: one from the version-1 file, or an empty one for a new node (when `create`).
+Found make_db(const StatePaths& paths, const JsonFile& file, bool create) {
     switch (file.kind) {
     case JsonKind::pointer:
         throw core::Error(fmt::format("state file {} says the state moved to {}, which is missing; the hook does not "
@@ -225,6 +214,34 @@ Found prepare_state_db(const StatePaths& paths, bool create) {
     }
     write_pointer(paths);
     return Found::database;
+}
+
+} // namespace
+
+Found prepare_state_db(const StatePaths& paths, bool create) {
+    // The common case, without the lock: the database and its pointer are in place.
+    const bool have_db = exists(paths.db);
+    if (have_db && read_json(paths.json).kind == JsonKind::pointer) {
+        return Found::database;
+    }
+    if (!have_db && !create) {
+        const JsonKind kind = read_json(paths.json).kind;
+        if (kind == JsonKind::absent) {
+            return Found::nothing;
+        }
+        if (kind == JsonKind::version_1 && on_read_only_fs(paths.dir)) {
+            return Found::read_only_v1;
+        }
+    }
+    // Every hook that finds anything else takes the lock version 1 took for each change (so no
+    // older hook is between its read and its write of state.json), and looks again.
+    const FileLock lock(paths.lock, LOCK_EX);
+    const JsonFile file = read_json(paths.json);
+    if (exists(paths.db)) {
+        point_to_db(paths, file);
+        return Found::database;
+    }
+    return make_db(paths, file, create);
 }
 
 State read_version_1(const StatePaths& paths) {

@@ -197,9 +197,8 @@ TEST_CASE("a state.json that does not parse or is of an unknown version is an er
              " has version 3, this dvdi-hook knows version 1 (which it moves to state.db) and 2 "
              "(a pointer to state.db)"},
         {R"({"version": 2, "volumes": [], "containers": []})",
-         "state file " + path +
-             " has version 2, this dvdi-hook knows version 1 (which it moves to state.db) and 2 "
-             "(a pointer to state.db)"},
+         "state file " + path + " has version 2 but does not point to state.db; it is left as it is"},
+        {R"({"version": 2, "moved_to": 7})", "state file " + path + " has version 2 but does not point to state.db"},
         {R"({"volumes": []})", "state file " + path + " has no version"},
         {R"({"version": 1, "volumes": [{"driver": "x"}], "containers": []})", "state file " + path + " is damaged"},
         {R"({"version": 1, "volumes": [], "containers": [{"id": "c", "runtime": "oci", "process": {"pid": 1,
@@ -217,6 +216,17 @@ TEST_CASE("a state.json that does not parse or is of an unknown version is an er
         CHECK(read_file(path) == c.text); // never silently started over
         CHECK_FALSE(fs::exists(node.db));
     }
+}
+
+TEST_CASE("a damaged state.json beside the database is an error that names it, both left alone",
+          "[volumes][state][migration]") {
+    const StateDir node;
+    open_state_store(node.dir)->transact(Scope::all(), [](State& s) { s = parse_state(realistic_v1(), "v1"); });
+    write_file(node.json, "{\"version\": 2, \"moved_to\": \"sta");
+    const std::string db_before = read_file(node.db);
+    CHECK_THROWS_WITH(node.read(), Catch::StartsWith("state file " + node.json.string() + " does not parse"));
+    CHECK(read_file(node.json) == "{\"version\": 2, \"moved_to\": \"sta");
+    CHECK(read_file(node.db) == db_before);
 }
 
 TEST_CASE("a version-1 state on a read-only state dir is read as it is", "[volumes][state][migration][root]") {
