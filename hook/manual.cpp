@@ -80,7 +80,8 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     // A record of an earlier attempt that did not finish goes first.
     ctx.node.release(id);
     if (a.pid == 0) {
-        ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
+        ctx.node.acquire({id, "manual", {}}, {r},
+                         volumes::place_each([](const auto&, const std::string& mp) { return mp; }));
     } else {
         const auto process = ns::ProcessHandle::open(a.pid);
         const auto identity = ns::process_id(a.pid);

@@ -85,10 +85,10 @@ void prepare(Globals& g, const MesosFiles& f) {
     // prepare's raised timeout) and leave the binding to isolate.
     bool needs_namespace = false;
     ctx.node.acquire({in.container_id, "mesos", {}}, in.requests,
-                     [&](const volumes::Request& r, const std::string& mountpoint) {
+                     volumes::place_each([&](const volumes::Request& r, const std::string& mountpoint) {
                          needs_namespace = needs_namespace || volumes::target_for(r, mountpoint, root).has_value();
                          return std::string();
-                     });
+                     }));
     if (needs_namespace && !f.output.empty()) {
         // A ContainerLaunchInfo as stout writes it: clone_namespaces is a repeated int32.
         write_file(f.output, nlohmann::json{{"clone_namespaces", {CLONE_NEWNS}}}.dump() + "\n");

@@ -78,6 +78,9 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
             c->process = process;
         }
     });
+    // The volumes not placed yet, placed at once, then recorded in one write.
+    std::vector<Request> requests;
+    std::vector<PlaceItem> items;
     for (const Placement& p : it->volumes) {
         if (p.placed) {
             continue;
@@ -92,18 +95,29 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
         if (v == s.volumes.end()) {
             throw core::Error(fmt::format("volume {} of container {} is not recorded", describe(p.key), container_id));
         }
-        const std::string target = place(r, v->mountpoint);
-        store_.transact([&](State& st) {
-            if (ContainerRecord* c = st.find_container(container_id)) {
+        requests.push_back(std::move(r));
+        items.push_back(PlaceItem{nullptr, v->mountpoint});
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        items[i].request = &requests[i];
+    }
+    if (items.empty()) {
+        return;
+    }
+    std::size_t at = 0;
+    const std::vector<std::string> targets = place(items, at);
+    store_.transact([&](State& st) {
+        if (ContainerRecord* c = st.find_container(container_id)) {
+            for (std::size_t i = 0; i < requests.size() && i < targets.size(); ++i) {
                 for (auto& q : c->volumes) {
-                    if (q.key == p.key) {
-                        q.target = target;
+                    if (q.key == requests[i].key()) {
+                        q.target = targets[i];
                         q.placed = true;
                     }
                 }
             }
-        });
-    }
+        }
+    });
 }
 
 bool Node::release(const std::string& container_id) {
