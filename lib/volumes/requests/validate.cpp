@@ -73,10 +73,13 @@ void check_volume_name(std::string_view name, const std::string& field) {
     require_utf8(name, field, "a volume name");
 }
 
+bool is_valid_driver_name(std::string_view driver) noexcept {
+    return !driver.empty() && driver.size() <= 128 && driver[0] != '.' && driver[0] != '_' && driver[0] != '-' &&
+           std::all_of(driver.begin(), driver.end(), is_driver_char);
+}
+
 void check_driver_name(std::string_view driver, const std::string& field) {
-    const bool ok = !driver.empty() && driver.size() <= 128 && driver[0] != '.' && driver[0] != '_' &&
-                    driver[0] != '-' && std::all_of(driver.begin(), driver.end(), is_driver_char);
-    if (!ok) {
+    if (!is_valid_driver_name(driver)) {
         throw input_error(field, driver, "a driver name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
     }
 }
