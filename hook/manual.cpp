@@ -64,8 +64,8 @@ volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
 // One holder per volume (and per process and target when placed): mounting by hand is "ensure
 // mounted", so repeating it does nothing more.
 std::string holder_id(const volumes::Request& r, int pid) {
-    return pid == 0 ? fmt::format("manual:{}/{}", r.driver, r.name)
-                    : fmt::format("manual:{}/{}:{}:{}", r.driver, r.name, pid, r.container_path.value_or(""));
+    return pid == 0 ? fmt::format("manual:{}", r.key())
+                    : fmt::format("manual:{}:{}:{}", r.key(), pid, r.container_path.value_or(""));
 }
 
 void mount_cmd(Globals& g, const VolumeArgs& a) {
@@ -89,8 +89,7 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     }
     const auto mountpoint = volumes::held_mountpoint(ctx.store->read(), id, r.key());
     if (!mountpoint) {
-        throw core::Error(
-            fmt::format("volume {}/{} is not recorded after mounting it (did gc release it?)", r.driver, r.name));
+        throw core::Error(fmt::format("volume {} is not recorded after mounting it (did gc release it?)", r.key()));
     }
     fmt::print("{}\n", *mountpoint);
 }
@@ -100,7 +99,7 @@ void unmount_cmd(Globals& g, const VolumeArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     if (!ctx.node.release(holder_id(r, a.pid))) {
-        core::log::info("volume {}/{} was not mounted by hand{}", r.driver, r.name,
+        core::log::info("volume {} was not mounted by hand{}", r.key(),
                         a.pid == 0 ? "" : fmt::format(" for process {}", a.pid));
     }
 }
@@ -143,7 +142,7 @@ void forget_cmd(Globals& g, const VolumeArgs& a) {
     if (const auto dropped = ctx.node.forget({driver, a.name})) {
         fmt::print("{}\n", *dropped);
     } else {
-        fmt::print("volume {}/{}: nothing recorded on this node\n", driver, a.name);
+        fmt::print("volume {}: nothing recorded on this node\n", volumes::VolumeKey{driver, a.name});
     }
 }
 

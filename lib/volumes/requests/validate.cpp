@@ -33,10 +33,6 @@ bool is_driver_char(char c) {
            c == '-';
 }
 
-std::string key_text(const VolumeKey& k) {
-    return fmt::format("{}/{}", k.driver, k.name);
-}
-
 } // namespace
 
 core::InputError input_error(std::string field, std::string_view value, std::string rule) {
@@ -181,9 +177,8 @@ void check_unique(const std::vector<Request>& requests) {
         if (!fresh) {
             const Request& first = *it->second;
             if (first.driver == r.driver) {
-                throw input_error(
-                    r.origin, r.name,
-                    fmt::format("volume {} is requested twice (also by {})", key_text(r.key()), first.origin));
+                throw input_error(r.origin, r.name,
+                                  fmt::format("volume {} is requested twice (also by {})", r.key(), first.origin));
             }
             throw input_error(r.origin, r.name,
                               fmt::format("one volume name with two drivers: {} by {}, {} here", first.driver,
@@ -193,8 +188,8 @@ void check_unique(const std::vector<Request>& requests) {
             const auto [pit, pfresh] = by_path.emplace(*r.container_path, &r);
             if (!pfresh) {
                 throw input_error(r.origin, *r.container_path,
-                                  fmt::format("container path already used by volume {} ({})",
-                                              key_text(pit->second->key()), pit->second->origin));
+                                  fmt::format("container path already used by volume {} ({})", pit->second->key(),
+                                              pit->second->origin));
             }
         }
     }
