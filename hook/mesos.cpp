@@ -7,8 +7,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -39,16 +37,7 @@ void write_file(const std::string& path, const std::string& text) {
     if (!fd) {
         core::throw_errno("open", path);
     }
-    for (std::size_t done = 0; done < text.size();) {
-        const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            core::throw_errno("write", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
+    core::write_all(fd.get(), text, path);
 }
 
 void log_warnings(const std::vector<std::string>& warnings) {

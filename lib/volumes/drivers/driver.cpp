@@ -9,6 +9,7 @@
 #include "lib/volumes/drivers/discovery.hpp"
 #include "lib/volumes/drivers/local.hpp"
 #include "lib/volumes/drivers/plugin.hpp"
+#include "lib/volumes/requests/validate.hpp"
 
 namespace dvdi::volumes {
 
@@ -45,9 +46,7 @@ http::Endpoint discover(const std::string& name, const core::Config& config) {
 } // namespace
 
 std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config) {
-    if (!is_safe_driver_name(name)) {
-        throw core::InputError("driver", name, "a driver name is 1-128 of A-Z a-z 0-9 _ . - not starting with . or -");
-    }
+    check_driver_name(name, "driver");
     if (!config.allowed_drivers.empty() &&
         std::find(config.allowed_drivers.begin(), config.allowed_drivers.end(), name) == config.allowed_drivers.end()) {
         throw core::InputError("driver", name, "not in allowed_drivers of the configuration");

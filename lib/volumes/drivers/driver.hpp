@@ -64,8 +64,8 @@ class Driver {
 
 /// Finds the driver called `name`: `local` is always the built-in; anything else is a Docker
 /// plugin found by discovery (SPEC S2.1) in the configured directories. Throws
-/// core::InputError for a name that is not a safe driver name or not in allowed_drivers, and
-/// DriverError when no plugin of that name is found within the retry budget.
+/// core::InputError for a name that is not a valid driver name (is_valid_driver_name) or not in
+/// allowed_drivers, and DriverError when no plugin of that name is found within the retry budget.
 std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config);
 
 } // namespace dvdi::volumes

@@ -37,7 +37,7 @@ struct Node::Row {
     std::string mountpoint; ///< the driver's host path
     std::string target;     ///< where it was placed ("" : not placed in a namespace)
 
-    [[nodiscard]] std::string name() const { return fmt::format("{}/{}", key.driver, key.name); }
+    [[nodiscard]] std::string name() const { return fmt::to_string(key); }
     /// "driver/name (origin)", for the error.
     [[nodiscard]] std::string described() const { return fmt::format("{} ({})", name(), request->origin); }
 };
@@ -94,7 +94,7 @@ void forget_volume(StateStore& store, const VolumeKey& key) {
     try {
         store.transact([&](State& s) { s.erase_volume(key); });
     } catch (const std::exception& e) {
-        core::log::warn("volume {}/{}: its record stays for gc ({})", key.driver, key.name, e.what());
+        core::log::warn("volume {}: its record stays for gc ({})", key, e.what());
     }
 }
 

@@ -1,5 +1,5 @@
-// The file-backed StateStore. One JSON file, replaced atomically: write state.json.tmp, fsync
-// it, rename it over state.json, fsync the directory. A crash at any instant leaves either the
+// The file-backed StateStore. One JSON file, replaced atomically (core::replace_file: write
+// state.json.tmp, fsync it, rename it over state.json, fsync the directory). A crash at any instant leaves either the
 // old or the new file, never a torn one. flock(2) locks die with their holder, so a SIGKILLed
 // hook never leaves the node locked.
 #include <fcntl.h>
@@ -77,20 +77,6 @@ class FileLock final : public Lock {
     UniqueFd fd_;
 };
 
-void write_all(int fd, const std::string& data, const std::string& path) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            core::throw_errno("write", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 void make_dir(const std::string& path) {
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
         core::throw_errno("mkdir", path);
@@ -141,7 +127,7 @@ class FileStateStore final : public StateStore {
         change(s);
         const std::string after = nlohmann::json(s).dump(1) + "\n";
         if (after != before) {
-            save(after);
+            core::replace_file(state_path_, after);
         }
         note_needed(s);
     }
@@ -266,49 +252,11 @@ class FileStateStore final : public StateStore {
             }
             core::throw_errno("open", state_path_);
         }
-        std::string text;
-        char buf[65536];
-        for (;;) {
-            const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                core::throw_errno("read", state_path_);
-            }
-            if (n == 0) {
-                break;
-            }
-            text.append(buf, static_cast<std::size_t>(n));
-        }
+        std::string text = core::read_all(fd.get(), state_path_);
         if (text.empty()) {
             throw core::Error(fmt::format("state file {} is empty; it is left as it is", state_path_));
         }
         return text;
-    }
-
-    void save(const std::string& text) {
-        const std::string tmp = state_path_ + ".tmp";
-        try {
-            UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-            if (!fd) {
-                core::throw_errno("open", tmp);
-            }
-            write_all(fd.get(), text, tmp);
-            if (::fsync(fd.get()) != 0) {
-                core::throw_errno("fsync", tmp);
-            }
-            if (::rename(tmp.c_str(), state_path_.c_str()) != 0) {
-                core::throw_errno("rename", state_path_);
-            }
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
-        UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!dir || ::fsync(dir.get()) != 0) {
-            core::throw_errno("fsync", dir_);
-        }
     }
 
     std::string dir_;
