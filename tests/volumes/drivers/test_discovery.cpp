@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include <catch2/catch.hpp>
 
@@ -161,4 +162,40 @@ TEST_CASE("open_driver: local is built in, allowed_drivers is enforced, a missin
     const auto start = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH(volumes::open_driver("absent", c), Catch::StartsWith("plugin absent: not found"));
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+}
+
+TEST_CASE("open_driver looks for a missing plugin again on dockerd's schedule, through the Timer seam",
+          "[volumes][drivers]") {
+    struct FakeTimer : volumes::Timer {
+        http::Clock::time_point t{};
+        std::vector<long> sleeps;
+        std::function<void()> on_sleep;
+        http::Clock::time_point now() override { return t; }
+        void sleep(std::chrono::milliseconds d) override {
+            sleeps.push_back(static_cast<long>(d.count()));
+            t += d;
+            if (on_sleep) {
+                on_sleep();
+            }
+        }
+    };
+    test::TempDir dir;
+    auto c = dirs_config(dir);
+    c.timeouts.retry_budget = std::chrono::seconds(30);
+    const auto start = std::chrono::steady_clock::now();
+    auto timer = std::make_shared<FakeTimer>();
+    CHECK_THROWS_WITH(volumes::open_driver("absent", c, timer),
+                      Catch::StartsWith("plugin absent: not found") && Catch::EndsWith("looked for 15 s)"));
+    CHECK(timer->sleeps == std::vector<long>{1000, 2000, 4000, 8000});
+    // A plugin that shows up while it waits is found at the next look.
+    timer = std::make_shared<FakeTimer>();
+    timer->on_sleep = [&] {
+        if (timer->sleeps.size() == 2) {
+            fs::create_directories(dir / "etc");
+            test::write_file(dir / "etc/late.spec", "unix:///run/late.sock");
+        }
+    };
+    CHECK(dynamic_cast<volumes::PluginDriver*>(volumes::open_driver("late", c, timer).get()) != nullptr);
+    CHECK(timer->sleeps == std::vector<long>{1000, 2000});
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3)); // no real waiting
 }
