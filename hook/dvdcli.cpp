@@ -97,7 +97,7 @@ volumes::Request to_request(const DvdcliArgs& a, const core::Config& config) {
 
 // One holder per volume on the node: Mesos mounts once per container but unmounts once.
 std::string holder_id(const volumes::Request& r) {
-    return fmt::format("dvdcli:{}/{}", r.driver, r.name);
+    return fmt::format("dvdcli:{}", r.key());
 }
 
 void mount_cmd(Globals& g, const DvdcliArgs& a) {
@@ -112,7 +112,7 @@ void unmount_cmd(Globals& g, const DvdcliArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     if (!ctx.node.unhold(holder_id(r))) {
-        core::log::info("volume {}/{} is not mounted through dvdcli on this node; nothing to do", r.driver, r.name);
+        core::log::info("volume {} is not mounted through dvdcli on this node; nothing to do", r.key());
     }
 }
 
@@ -142,8 +142,8 @@ void remove_cmd(Globals& g, const DvdcliArgs& a) {
     NodeContext ctx(config);
     auto state = ctx.store->read();
     if (const auto* v = state.find_volume(r.key())) {
-        throw core::Error(fmt::format("volume {}/{} is in use on this node (by {}); not removed", r.driver, r.name,
-                                      fmt::join(v->users, ", ")));
+        throw core::Error(
+            fmt::format("volume {} is in use on this node (by {}); not removed", r.key(), fmt::join(v->users, ", ")));
     }
     ctx.drivers->get(r.driver).remove(r.name);
 }

@@ -1,7 +1,4 @@
 #include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "hook/commands.hpp"
 
@@ -36,24 +33,11 @@ NodeContext::NodeContext(const core::Config& config)
 namespace {
 
 std::string read_fd(int fd, std::size_t limit, std::string_view what, const std::string& path) {
-    std::string text;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            core::throw_errno("read", path);
-        }
-        if (n == 0) {
-            return text;
-        }
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > limit) {
-            throw core::InputError(std::string(what), text.substr(0, 40), fmt::format("larger than {} bytes", limit));
-        }
+    std::string text = core::read_all(fd, path, limit);
+    if (text.size() > limit) {
+        throw core::InputError(std::string(what), text.substr(0, 40), fmt::format("larger than {} bytes", limit));
     }
+    return text;
 }
 
 } // namespace

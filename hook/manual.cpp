@@ -64,8 +64,8 @@ volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
 // One holder per volume (and per process and target when placed): mounting by hand is "ensure
 // mounted", so repeating it does nothing more.
 std::string holder_id(const volumes::Request& r, int pid) {
-    return pid == 0 ? fmt::format("manual:{}/{}", r.driver, r.name)
-                    : fmt::format("manual:{}/{}:{}:{}", r.driver, r.name, pid, r.container_path.value_or(""));
+    return pid == 0 ? fmt::format("manual:{}", r.key())
+                    : fmt::format("manual:{}:{}:{}", r.key(), pid, r.container_path.value_or(""));
 }
 
 void mount_cmd(Globals& g, const VolumeArgs& a) {
@@ -73,24 +73,25 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     const std::string id = holder_id(r, a.pid);
+    // Without a process this is Node::hold, as for dvdcli: its holder lock makes concurrent
+    // mounts of one volume answer the same mountpoint after one driver Mount.
+    if (a.pid == 0) {
+        fmt::print("{}\n", ctx.node.hold(id, "manual", r));
+        return;
+    }
     if (const auto held = volumes::held_mountpoint(ctx.store->read(), id, r.key())) {
         fmt::print("{}\n", *held);
         return;
     }
     // A record of an earlier attempt that did not finish goes first.
     ctx.node.release(id);
-    if (a.pid == 0) {
-        ctx.node.acquire({id, "manual", {}}, {r}, [](const auto&, const std::string& mp) { return mp; });
-    } else {
-        const auto process = ns::ProcessHandle::open(a.pid);
-        const auto identity = ns::process_id(a.pid);
-        const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
-        ctx.node.acquire({id, "manual", identity.value_or(ns::ProcessId{})}, {r}, volumes::make_placer(process, root));
-    }
+    const auto process = ns::ProcessHandle::open(a.pid);
+    const auto identity = ns::process_id(a.pid);
+    const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
+    ctx.node.acquire({id, "manual", identity.value_or(ns::ProcessId{})}, {r}, volumes::make_placer(process, root));
     const auto mountpoint = volumes::held_mountpoint(ctx.store->read(), id, r.key());
     if (!mountpoint) {
-        throw core::Error(
-            fmt::format("volume {}/{} is not recorded after mounting it (did gc release it?)", r.driver, r.name));
+        throw core::Error(fmt::format("volume {} is not recorded after mounting it (did gc release it?)", r.key()));
     }
     fmt::print("{}\n", *mountpoint);
 }
@@ -99,8 +100,9 @@ void unmount_cmd(Globals& g, const VolumeArgs& a) {
     const auto& config = g.config();
     const auto r = to_request(a, config);
     NodeContext ctx(config);
-    if (!ctx.node.release(holder_id(r, a.pid))) {
-        core::log::info("volume {}/{} was not mounted by hand{}", r.driver, r.name,
+    const std::string id = holder_id(r, a.pid);
+    if (!(a.pid == 0 ? ctx.node.unhold(id) : ctx.node.release(id))) {
+        core::log::info("volume {} was not mounted by hand{}", r.key(),
                         a.pid == 0 ? "" : fmt::format(" for process {}", a.pid));
     }
 }
@@ -140,7 +142,7 @@ void forget_cmd(Globals& g, const VolumeArgs& a) {
     if (const auto dropped = ctx.node.forget({driver, a.name})) {
         fmt::print("{}\n", *dropped);
     } else {
-        fmt::print("volume {}/{}: nothing recorded on this node\n", driver, a.name);
+        fmt::print("volume {}: nothing recorded on this node\n", volumes::VolumeKey{driver, a.name});
     }
 }
 

@@ -7,8 +7,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -39,16 +37,7 @@ void write_file(const std::string& path, const std::string& text) {
     if (!fd) {
         core::throw_errno("open", path);
     }
-    for (std::size_t done = 0; done < text.size();) {
-        const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            core::throw_errno("write", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
+    core::write_all(fd.get(), text, path);
 }
 
 void log_warnings(const std::vector<std::string>& warnings) {
@@ -85,10 +74,10 @@ void prepare(Globals& g, const MesosFiles& f) {
     // prepare's raised timeout) and leave the binding to isolate.
     bool needs_namespace = false;
     ctx.node.acquire({in.container_id, "mesos", {}}, in.requests,
-                     [&](const volumes::Request& r, const std::string& mountpoint) {
+                     volumes::place_each([&](const volumes::Request& r, const std::string& mountpoint) {
                          needs_namespace = needs_namespace || volumes::target_for(r, mountpoint, root).has_value();
                          return std::string();
-                     });
+                     }));
     if (needs_namespace && !f.output.empty()) {
         // A ContainerLaunchInfo as stout writes it: clone_namespaces is a repeated int32.
         write_file(f.output, nlohmann::json{{"clone_namespaces", {CLONE_NEWNS}}}.dump() + "\n");

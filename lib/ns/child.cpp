@@ -54,7 +54,7 @@ void fd_path(char (&buf)[32], int fd) noexcept {
 // statx on the fd itself (AT_EMPTY_PATH): the resolved directory, not a path walked again.
 // STATX_ATTR_MOUNT_ROOT (5.8) says whether something is mounted right there; stx_mnt_id (5.8)
 // names the mount it is on, as mountinfo's first field does.
-bool describe(int fd, const ChildJob& job, ChildReport& r) noexcept {
+bool describe(int fd, const ChildItem& item, ChildReport& r) noexcept {
     struct statx sx {};
     if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_MNT_ID, &sx) != 0) {
         return false;
@@ -73,7 +73,7 @@ bool describe(int fd, const ChildJob& job, ChildReport& r) noexcept {
     r.fs_type = static_cast<std::int64_t>(sfs.f_type);
     r.mount_root = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
     r.mnt_id = sx.stx_mnt_id;
-    r.same_as_source = makedev(sx.stx_dev_major, sx.stx_dev_minor) == job.source_dev && sx.stx_ino == job.source_ino;
+    r.same_as_source = makedev(sx.stx_dev_major, sx.stx_dev_minor) == item.source_dev && sx.stx_ino == item.source_ino;
     return true;
 }
 
@@ -83,7 +83,7 @@ bool describe(int fd, const ChildJob& job, ChildReport& r) noexcept {
 // /proc/self/fd so the resolved target fd, not a path string, is what is mounted on; the new
 // mount is then found by walking the plan again and accepted only if it is a mount root with
 // the source's inode.
-void attach_plain(const ChildJob& job, int src, int target) noexcept {
+void attach_plain(const ChildJob& job, const ChildItem& item, int src, int target) noexcept {
     char from[32];
     char to[32];
     fd_path(from, src);
@@ -92,27 +92,28 @@ void attach_plain(const ChildJob& job, int src, int target) noexcept {
         fail(job, Step::attach, errno);
     }
     Step step = Step::none;
-    const int top = resolve_in_ns(*job.plan, false, step);
+    const int top = resolve_in_ns(*item.plan, false, step);
     ChildReport r;
-    if (top < 0 || !describe(top, job, r) || r.mount_root == 0 || r.same_as_source == 0) {
+    if (top < 0 || !describe(top, item, r) || r.mount_root == 0 || r.same_as_source == 0) {
         fail(job, Step::verify_attached, top < 0 ? errno : EBUSY);
     }
     fd_path(to, top);
-    if (::mount(nullptr, to, nullptr, job.propagation | MS_REC, nullptr) != 0) {
+    if (::mount(nullptr, to, nullptr, item.propagation | MS_REC, nullptr) != 0) {
         const int err = errno;
         ::umount2(to, MNT_DETACH);
         fail(job, Step::set_propagation, err);
     }
-    if (job.remount_flags != 0 &&
-        ::mount(nullptr, to, nullptr, MS_BIND | MS_REMOUNT | job.remount_flags, nullptr) != 0) {
+    if (item.remount_flags != 0 &&
+        ::mount(nullptr, to, nullptr, MS_BIND | MS_REMOUNT | item.remount_flags, nullptr) != 0) {
         const int err = errno;
         ::umount2(to, MNT_DETACH);
         fail(job, Step::remount, err);
     }
+    ::close(top);
 }
 
-int open_source_inside(const ChildJob& job) noexcept {
-    const int src = openat2_retry(AT_FDCWD, job.source, O_PATH | O_DIRECTORY, RESOLVE_NO_MAGICLINKS);
+int open_source_inside(const ChildJob& job, const ChildItem& item) noexcept {
+    const int src = openat2_retry(AT_FDCWD, item.source, O_PATH | O_DIRECTORY, RESOLVE_NO_MAGICLINKS);
     if (src < 0) {
         fail(job, Step::open_source_in_ns, errno);
     }
@@ -120,7 +121,7 @@ int open_source_inside(const ChildJob& job) noexcept {
     if (::fstat(src, &st) != 0) {
         fail(job, Step::open_source_in_ns, errno);
     }
-    if (st.st_dev != job.source_dev || st.st_ino != job.source_ino) {
+    if (st.st_dev != item.source_dev || st.st_ino != item.source_ino) {
         fail(job, Step::source_not_visible, EXDEV);
     }
     return src;
@@ -149,39 +150,57 @@ void detach_from_parent(const ChildJob& job) noexcept {
     }
 }
 
+// One item: resolve, report, and attach on the parent's word. Returns false when the parent
+// abandons the batch.
+bool place_item(const ChildJob& job, const ChildItem& item) noexcept {
+    const int src = job.method == BindMethod::plain_bind ? open_source_inside(job, item) : -1;
+    Step step = Step::none;
+    const int target = resolve_in_ns(*item.plan, true, step);
+    if (target < 0) {
+        fail(job, step, errno);
+    }
+    ChildReport r;
+    if (!describe(target, item, r)) {
+        fail(job, Step::stat_target, errno);
+    }
+    send(job.channel, r);
+    // The parent checks the mount table and the process, then says go, skip (already placed),
+    // or closes the pipe.
+    char word = 0;
+    if (::recv(job.channel, &word, 1, 0) != 1 || (word != 'g' && word != 's')) {
+        return false;
+    }
+    if (word == 'g') {
+        if (job.method == BindMethod::detached_clone) {
+            if (sys::move_mount(item.tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+                fail(job, Step::attach, errno);
+            }
+        } else {
+            attach_plain(job, item, src, target);
+        }
+        send(job.channel, ChildReport{});
+    }
+    ::close(target);
+    if (src >= 0) {
+        ::close(src);
+    }
+    return true;
+}
+
 } // namespace
 
 void run_child(const ChildJob& job) noexcept {
     detach_from_parent(job);
     // setns(CLONE_NEWNS) also moves this process's root and cwd to the namespace's root, so
-    // the absolute paths of the plan are taken there.
+    // the absolute paths of the plans are taken there. Once for the whole batch.
     if (::setns(job.mnt_ns, CLONE_NEWNS) != 0) {
         fail(job, Step::setns, errno);
     }
-    const int src = job.method == BindMethod::plain_bind ? open_source_inside(job) : -1;
-    Step step = Step::none;
-    const int target = resolve_in_ns(*job.plan, true, step);
-    if (target < 0) {
-        fail(job, step, errno);
-    }
-    ChildReport r;
-    if (!describe(target, job, r)) {
-        fail(job, Step::stat_target, errno);
-    }
-    send(job.channel, r);
-    // The parent checks the mount table and the process, then says go (or closes the pipe).
-    char go = 0;
-    if (::recv(job.channel, &go, 1, 0) != 1 || go != 'g') {
-        ::_exit(0);
-    }
-    if (job.method == BindMethod::detached_clone) {
-        if (sys::move_mount(job.tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-            fail(job, Step::attach, errno);
+    for (std::size_t i = 0; i < job.count; ++i) {
+        if (!place_item(job, job.items[i])) {
+            break;
         }
-    } else {
-        attach_plain(job, src, target);
     }
-    send(job.channel, ChildReport{});
     ::_exit(0);
 }
 

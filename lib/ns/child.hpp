@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -23,20 +24,29 @@ struct ChildReport {
     std::int64_t fs_type = 0;         ///< statfs f_type of the resolved target's file system
 };
 
-struct ChildJob {
-    int mnt_ns = -1; ///< /proc/PID/ns/mnt, opened by the parent
+/// One bind of a batch, prepared by the parent.
+struct ChildItem {
     const ResolvePlan* plan = nullptr;
-    BindMethod method = BindMethod::detached_clone;
     int tree = -1;                ///< detached_clone: the prepared clone
     const char* source = nullptr; ///< plain_bind: the source path, resolved again inside
     dev_t source_dev = 0;         ///< the source as the host sees it
     ino_t source_ino = 0;
     unsigned long remount_flags = 0; ///< plain_bind: MS_RDONLY, MS_NOSUID, MS_NODEV
     unsigned long propagation = 0;   ///< plain_bind: MS_PRIVATE or MS_SLAVE
-    int channel = -1;                ///< SOCK_SEQPACKET: ChildReport out; one byte 'g' in to attach, EOF to abandon
-    int parent_end = -1;             ///< the parent's end of the channel, closed first thing in the child
-    int devnull = -1;                ///< /dev/null, opened by the parent: the child's stdin, stdout, stderr
-    pid_t parent = 0;                ///< the hook's pid, to tell whether it died before PR_SET_PDEATHSIG
+};
+
+/// The child's whole job: enter the namespace once, then for each item in order resolve (report),
+/// wait for the parent's word ('g' attach, 's' skip it, EOF abandon everything) and attach
+/// (report).
+struct ChildJob {
+    int mnt_ns = -1; ///< /proc/PID/ns/mnt, opened by the parent
+    BindMethod method = BindMethod::detached_clone;
+    const ChildItem* items = nullptr;
+    std::size_t count = 0;
+    int channel = -1;    ///< SOCK_SEQPACKET: ChildReports out; one byte per item in
+    int parent_end = -1; ///< the parent's end of the channel, closed first thing in the child
+    int devnull = -1;    ///< /dev/null, opened by the parent: the child's stdin, stdout, stderr
+    pid_t parent = 0;    ///< the hook's pid, to tell whether it died before PR_SET_PDEATHSIG
 };
 
 /// Runs in the child: never returns.

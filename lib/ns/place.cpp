@@ -275,12 +275,6 @@ core::UniqueFd clone_source(int src, const std::string& path, const BindOptions&
     return tree;
 }
 
-void send_go(int fd) {
-    if (::send(fd, "g", 1, MSG_NOSIGNAL) != 1) {
-        core::throw_errno("send", "the placing child");
-    }
-}
-
 unsigned long ms_flags(const BindOptions& o) {
     unsigned long f = 0;
     f |= o.read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL;
@@ -293,17 +287,62 @@ unsigned long ms_propagation(const BindOptions& o) {
     return static_cast<unsigned long>(o.propagation == Propagation::slave ? MS_SLAVE : MS_PRIVATE);
 }
 
-// Forks the child for `job` and drives it: resolve, check, attach. Throws on any failure;
-// the child is always reaped.
-bool run_placement(const ProcessHandle& process, detail::ChildJob job, const std::string& source,
-                   const BindOptions& options) {
-    const auto& plan = *job.plan;
+void send_word(int fd, char word) {
+    if (::send(fd, &word, 1, MSG_NOSIGNAL) != 1) {
+        core::throw_errno("send", "the placing child");
+    }
+}
+
+// What the parent prepares for one bind before fork(): the plan, the source opened on the host
+// and, for detached_clone, its clone with its final attributes.
+struct Prepared {
+    detail::ResolvePlan plan;
+    core::UniqueFd source;
+    core::UniqueFd tree;
+    struct stat st {};
+};
+
+} // namespace
+
+void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, PlaceProgress& progress,
+                 const KernelFeatures& features) {
+    auto& done = progress.done;
+    const BindMethod method = choose_bind_method(features);
+    // Everything that can fail on the host side fails here, before any child exists.
+    std::vector<Prepared> prepared(binds.size());
+    std::vector<detail::ChildItem> items(binds.size());
+    for (std::size_t i = 0; i < binds.size(); ++i) {
+        progress.at = i;
+        const Bind& b = binds[i];
+        Prepared& p = prepared[i];
+        p.plan = detail::plan_resolution(b.target);
+        p.source = open_source(b.source, p.st);
+        if (method == BindMethod::detached_clone) {
+            p.tree = clone_source(p.source.get(), b.source, b.options);
+        }
+        items[i] = detail::ChildItem{.plan = &p.plan,
+                                     .tree = p.tree.get(),
+                                     .source = b.source.c_str(),
+                                     .source_dev = p.st.st_dev,
+                                     .source_ino = p.st.st_ino,
+                                     .remount_flags = ms_flags(b.options),
+                                     .propagation = ms_propagation(b.options)};
+    }
+    if (binds.empty()) {
+        return;
+    }
+    // One child for the whole batch: it enters the namespace once and places the binds in order,
+    // each resolved, checked here and attached on this process's word.
     Channel ch = make_channel();
-    job.channel = ch.child.get();
-    job.parent_end = ch.parent.get();
-    job.parent = ::getpid();
     const core::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    job.devnull = devnull.get();
+    const detail::ChildJob job{.mnt_ns = process.mount_ns(),
+                               .method = method,
+                               .items = items.data(),
+                               .count = items.size(),
+                               .channel = ch.child.get(),
+                               .parent_end = ch.parent.get(),
+                               .devnull = devnull.get(),
+                               .parent = ::getpid()};
     process.require_alive("before the mount was placed");
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -314,55 +353,44 @@ bool run_placement(const ProcessHandle& process, detail::ChildJob job, const std
     }
     Child child(pid);
     ch.child.reset();
-    const auto resolved = receive(ch.parent.get());
-    if (!resolved) {
-        throw core::Error(fmt::format("placing {}: the child process died before reporting", plan.display));
+    for (std::size_t i = 0; i < binds.size(); ++i) {
+        progress.at = i;
+        const auto& plan = prepared[i].plan;
+        const auto resolved = receive(ch.parent.get());
+        if (!resolved) {
+            throw core::Error(fmt::format("placing {}: the child process died before reporting", plan.display));
+        }
+        if (resolved->step != Step::none) {
+            throw_step(*resolved, plan, binds[i].source, method, process.pid());
+        }
+        if (already_placed(process, *resolved, plan)) {
+            send_word(ch.parent.get(), 's');
+            done.push_back(PlaceResult{method, true});
+            continue;
+        }
+        if (binds[i].options.before_attach) {
+            binds[i].options.before_attach();
+        }
+        process.require_alive("before the mount was attached");
+        send_word(ch.parent.get(), 'g');
+        const auto attached = receive(ch.parent.get());
+        if (!attached) {
+            throw core::Error(fmt::format("placing {}: the child process died while attaching", plan.display));
+        }
+        if (attached->step != Step::none) {
+            throw_step(*attached, plan, binds[i].source, method, process.pid());
+        }
+        process.require_alive("after the mount was attached (the mount went with its namespace)");
+        done.push_back(PlaceResult{method, false});
     }
-    if (resolved->step != Step::none) {
-        throw_step(*resolved, plan, source, job.method, process.pid());
-    }
-    if (already_placed(process, *resolved, plan)) {
-        return true;
-    }
-    if (options.before_attach) {
-        options.before_attach();
-    }
-    process.require_alive("before the mount was attached");
-    send_go(ch.parent.get());
-    const auto attached = receive(ch.parent.get());
     child.wait();
-    if (!attached) {
-        throw core::Error(fmt::format("placing {}: the child process died while attaching", plan.display));
-    }
-    if (attached->step != Step::none) {
-        throw_step(*attached, plan, source, job.method, process.pid());
-    }
-    process.require_alive("after the mount was attached (the mount went with its namespace)");
-    return false;
 }
-
-} // namespace
 
 PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
                        const BindOptions& options, const KernelFeatures& features) {
-    PlaceResult result{choose_bind_method(features), false};
-    const auto plan = detail::plan_resolution(target);
-    struct stat st {};
-    const core::UniqueFd src = open_source(host_source, st);
-    const core::UniqueFd tree =
-        result.method == BindMethod::detached_clone ? clone_source(src.get(), host_source, options) : core::UniqueFd();
-    const detail::ChildJob job{.mnt_ns = process.mount_ns(),
-                               .plan = &plan,
-                               .method = result.method,
-                               .tree = tree.get(),
-                               .source = host_source.c_str(),
-                               .source_dev = st.st_dev,
-                               .source_ino = st.st_ino,
-                               .remount_flags = ms_flags(options),
-                               .propagation = ms_propagation(options),
-                               .channel = -1};
-    result.already_placed = run_placement(process, job, host_source, options);
-    return result;
+    PlaceProgress progress;
+    place_binds(process, {Bind{host_source, target, options}}, progress, features);
+    return progress.done.front();
 }
 
 } // namespace dvdi::ns

@@ -100,4 +100,26 @@ struct PlaceResult {
 PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
                        const BindOptions& options = {}, const KernelFeatures& features = probe_kernel_features());
 
+/// One bind of place_binds.
+struct Bind {
+    std::string source; ///< the host directory
+    Target target;
+    BindOptions options;
+};
+
+/// How far place_binds got.
+struct PlaceProgress {
+    std::vector<PlaceResult> done; ///< one per bind placed, in order
+    std::size_t at = 0;            ///< the bind being worked on: after a throw, the one that failed
+};
+
+/// place_bind for each of `binds`, in order, with one child process for all of them (one fork
+/// and one setns per container, not per volume). Every host-side step (sources, clones, plans)
+/// is done for all before the child starts, so a bad source or path fails before anything is
+/// placed. Throws what place_bind throws; `progress` then says which bind failed and which were
+/// placed before it (they stay placed: the caller's rollback owns them, as with place_bind
+/// called once per bind).
+void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, PlaceProgress& progress,
+                 const KernelFeatures& features = probe_kernel_features());
+
 } // namespace dvdi::ns

@@ -88,6 +88,42 @@ TEST_CASE("UniqueFd closes what it owns and hands it over on release", "[core][f
     ::close(released);
 }
 
+TEST_CASE("read_all, write_all and replace_file: whole files, errors naming them", "[core][io]") {
+    char tmpl[] = "/tmp/dvdi-io-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    const std::string path = dir + "/f";
+    const std::string big(200000, 'x'); // more than one read(2) chunk
+    replace_file(path, "old");
+    replace_file(path, big);
+    {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        CHECK(read_all(fd.get(), path) == big);
+    }
+    {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        const auto head = read_all(fd.get(), path, 10); // stops once past the limit
+        CHECK(head.size() > 10);
+        CHECK(head.size() < big.size());
+        CHECK_THROWS_WITH(write_all(fd.get(), "x", path), "write(`" + path + "`): Bad file descriptor");
+    }
+    CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
+    {
+        UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_CLOEXEC));
+        CHECK_THROWS_WITH(read_all(fd.get(), dir), "read(`" + dir + "`): Is a directory");
+    }
+    // The temporary file is never written through a symlink; the old file stays whole.
+    REQUIRE(::symlink("/nonexistent", (path + ".tmp").c_str()) == 0);
+    CHECK_THROWS_WITH(replace_file(path, "new"), "open(`" + path + ".tmp`): Too many levels of symbolic links");
+    {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        CHECK(read_all(fd.get(), path) == big);
+    }
+    ::unlink((path + ".tmp").c_str());
+    ::unlink(path.c_str());
+    CHECK(::rmdir(dir.c_str()) == 0);
+}
+
 TEST_CASE("log writes one prefixed line per message at or above the level", "[core][log]") {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);

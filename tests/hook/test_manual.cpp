@@ -2,6 +2,8 @@
 // through the built binary.
 #include <sys/mount.h>
 
+#include <future>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -54,6 +56,34 @@ TEST_CASE("mount by hand is ensure-mounted; list shows it; unmount releases it",
         REQUIRE(again.status == 0);
         REQUIRE(again.err.find("was not mounted by hand") != std::string::npos);
     });
+}
+
+TEST_CASE("concurrent mounts by hand of one volume all answer its mountpoint; the driver mounts once",
+          "[hook][manual]") {
+    // A slow Mount keeps the first call inside the driver while the others arrive.
+    TestPlugin plugin({.behave = {{"VolumeDriver.Mount", "slow:1500"}}});
+    const Cli cli(&plugin);
+    std::vector<std::future<CommandResult>> calls;
+    for (int i = 0; i < 4; ++i) {
+        calls.push_back(std::async(std::launch::async, [&] { return cli({"mount", "-d", plugin.name(), "shared"}); }));
+    }
+    const std::string mountpoint = (plugin.volumes_dir() / "shared").string();
+    for (auto& call : calls) {
+        const auto r = call.get();
+        INFO(r.err);
+        CHECK(r.status == 0);
+        CHECK(r.out == mountpoint + "\n");
+    }
+    const auto mounts = plugin.calls("VolumeDriver.Mount");
+    REQUIRE(mounts.size() == 1);
+    const auto users = nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].at(0)["users"];
+    CHECK(users == nlohmann::json{"manual:" + plugin.name() + "/shared"});
+    // One unmount by hand releases it: the driver's one Unmount, with the Mount's ID.
+    REQUIRE(cli({"unmount", "-d", plugin.name(), "shared"}).status == 0);
+    const auto unmounts = plugin.calls("VolumeDriver.Unmount");
+    REQUIRE(unmounts.size() == 1);
+    CHECK(unmounts.at(0)["body"]["ID"] == mounts.at(0)["body"]["ID"]);
+    CHECK(plugin.mounts() == nlohmann::json::object());
 }
 
 TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {

@@ -7,6 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "lib/core/core.hpp"
@@ -178,5 +182,91 @@ TEST_CASE("place: a hook killed while placing leaves no child behind to hold its
         char byte = 0;
         REQUIRE(::read(reader.get(), &byte, 1) == 0);
         REQUIRE(test::mount_targets(c.pid()) == before);
+    });
+}
+
+namespace {
+
+// The children of this process, from every thread's /proc list.
+std::vector<pid_t> own_children() {
+    std::vector<pid_t> out;
+    for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+        std::ifstream in(task.path() / "children");
+        pid_t p = 0;
+        while (in >> p) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("place: a container's binds are placed by one child process, in order", "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        std::vector<fs::path> sources;
+        std::vector<ns::Bind> binds;
+        std::vector<std::vector<pid_t>> children_at_attach;
+        for (int i = 0; i < 3; ++i) {
+            sources.push_back(w.dir / ("vol" + std::to_string(i)));
+            fs::create_directories(sources.back());
+            test::write_file(sources.back() / "id", std::to_string(i));
+            ns::BindOptions o;
+            // Runs in this process while the child waits to attach this bind: which child is it?
+            o.before_attach = [&] {
+                auto kids = own_children();
+                std::erase(kids, c.pid());
+                children_at_attach.push_back(kids);
+            };
+            binds.push_back(ns::Bind{sources.back().string(), w.in_root("/data" + std::to_string(i)), o});
+        }
+        ns::PlaceProgress progress;
+        ns::place_binds(handle, binds, progress);
+        REQUIRE(progress.done.size() == 3);
+        for (int i = 0; i < 3; ++i) {
+            const fs::path target = w.rootfs / ("data" + std::to_string(i));
+            REQUIRE(test::read_file(World::seen_by(c.pid(), target) / "id") == std::to_string(i));
+        }
+        // One and the same placing child at every bind, gone afterwards.
+        REQUIRE(children_at_attach.size() == 3);
+        REQUIRE(children_at_attach[0].size() == 1);
+        REQUIRE(children_at_attach[1] == children_at_attach[0]);
+        REQUIRE(children_at_attach[2] == children_at_attach[0]);
+        auto left = own_children();
+        std::erase(left, c.pid());
+        REQUIRE(left.empty());
+    });
+}
+
+TEST_CASE("place: when the second of three binds fails, the first stays placed and the third is not tried",
+          "[ns][place][root]") {
+    DVDI_REQUIRE_ROOT();
+    World w;
+    test::in_private_mount_ns([&] {
+        test::FakeContainer c;
+        const auto handle = ns::ProcessHandle::open(c.pid());
+        test::write_file(w.rootfs / "file", "not a directory");
+        const std::vector<ns::Bind> binds{{w.source.string(), w.in_root("/first"), {}},
+                                          {w.source.string(), w.in_root("/file"), {}},
+                                          {w.decoy.string(), w.in_root("/third"), {}}};
+        ns::PlaceProgress progress;
+        REQUIRE_THROWS_WITH(ns::place_binds(handle, binds, progress), Catch::Contains("file"));
+        REQUIRE(progress.at == 1);
+        REQUIRE(progress.done.size() == 1);
+        REQUIRE(ns::find_mount((w.rootfs / "first").string(), c.pid()).has_value());
+        REQUIRE_FALSE(ns::find_mount((w.rootfs / "file").string(), c.pid()).has_value());
+        REQUIRE_FALSE(fs::exists(w.rootfs / "third"));
+        // A bad source fails before any child starts: nothing placed, the bad one named.
+        ns::PlaceProgress early;
+        const std::vector<ns::Bind> bad{{w.decoy.string(), w.in_root("/fourth"), {}},
+                                        {"relative/source", w.in_root("/fifth"), {}}};
+        REQUIRE_THROWS_AS(ns::place_binds(handle, bad, early), core::InputError);
+        REQUIRE(early.at == 1);
+        REQUIRE(early.done.empty());
+        REQUIRE_FALSE(fs::exists(w.rootfs / "fourth"));
     });
 }

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/core/error.hpp"
+#include "lib/volumes/requests/validate.hpp"
 
 namespace dvdi::volumes {
 
@@ -63,20 +63,8 @@ bool path_exists(const fs::path& path) {
 
 } // namespace
 
-bool is_safe_driver_name(std::string_view name) {
-    if (name.empty() || name.size() > 128 || name.front() == '.' || name.front() == '-') {
-        return false;
-    }
-    return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-               c == '-';
-    });
-}
-
 std::optional<http::Endpoint> find_plugin(const std::string& name, const core::Config& config) {
-    if (!is_safe_driver_name(name)) {
-        throw core::InputError("driver", name, "a driver name is 1-128 of A-Z a-z 0-9 _ . - not starting with . or -");
-    }
+    check_driver_name(name, "driver");
     for (const fs::path dir : config.plugin_socket_dirs) {
         for (const auto& p : {dir / (name + ".sock"), dir / name / (name + ".sock")}) {
             if (is_unix_socket(p)) {
@@ -110,7 +98,7 @@ std::vector<std::string> list_plugins(const core::Config& config) {
                 const bool flat = path.extension() == ext;
                 const bool nested =
                     e.is_directory(ec) && std::filesystem::exists(path / (path.filename().string() + ext), ec);
-                if ((flat || nested) && is_safe_driver_name(nested ? path.filename().string() : stem)) {
+                if ((flat || nested) && is_valid_driver_name(nested ? path.filename().string() : stem)) {
                     names.insert(nested ? path.filename().string() : stem);
                 }
             }

@@ -1,7 +1,6 @@
 #include "lib/volumes/drivers/driver.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -9,22 +8,20 @@
 #include "lib/volumes/drivers/discovery.hpp"
 #include "lib/volumes/drivers/local.hpp"
 #include "lib/volumes/drivers/plugin.hpp"
+#include "lib/volumes/requests/validate.hpp"
 
 namespace dvdi::volumes {
 
 namespace {
 
-/// Discovery with dockerd's retry: a plugin whose socket is not there yet is looked for again
-/// after 1, 2, 4, 8 s while the next look still starts within the retry budget.
-http::Endpoint discover(const std::string& name, const core::Config& config) {
-    const auto start = http::Clock::now();
-    std::chrono::milliseconds wait{1000};
+/// Discovery with dockerd's retry: a plugin whose socket is not there yet is looked for again.
+http::Endpoint discover(const std::string& name, const core::Config& config, Timer& timer) {
+    Backoff backoff(timer, config.timeouts.retry_budget);
     for (;;) {
         if (auto endpoint = find_plugin(name, config)) {
             return *endpoint;
         }
-        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(http::Clock::now() - start);
-        if (elapsed + wait >= config.timeouts.retry_budget) {
+        if (!backoff.retry(fmt::format("plugin {}: not found yet", name))) {
             std::string dirs;
             for (const auto& d : config.plugin_socket_dirs) {
                 dirs += (dirs.empty() ? "" : ", ") + d;
@@ -34,20 +31,15 @@ http::Endpoint discover(const std::string& name, const core::Config& config) {
             }
             throw DriverUnreachable(
                 fmt::format("plugin {}: not found (no socket, .spec or .json in {}; looked for {:g} s)", name, dirs,
-                            static_cast<double>(elapsed.count()) / 1000.0));
+                            static_cast<double>(backoff.elapsed().count()) / 1000.0));
         }
-        core::log::debug("plugin {}: not found yet; looking again in {} ms", name, wait.count());
-        std::this_thread::sleep_for(wait);
-        wait *= 2;
     }
 }
 
 } // namespace
 
-std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config) {
-    if (!is_safe_driver_name(name)) {
-        throw core::InputError("driver", name, "a driver name is 1-128 of A-Z a-z 0-9 _ . - not starting with . or -");
-    }
+std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config, std::shared_ptr<Timer> timer) {
+    check_driver_name(name, "driver");
     if (!config.allowed_drivers.empty() &&
         std::find(config.allowed_drivers.begin(), config.allowed_drivers.end(), name) == config.allowed_drivers.end()) {
         throw core::InputError("driver", name, "not in allowed_drivers of the configuration");
@@ -55,10 +47,13 @@ std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config&
     if (name == "local") {
         return std::make_unique<LocalDriver>(config.data_dir);
     }
-    auto endpoint = discover(name, config);
+    if (!timer) {
+        timer = std::make_shared<Timer>();
+    }
+    auto endpoint = discover(name, config, *timer);
     core::log::debug("plugin {}: at {}", name, endpoint.url());
     return std::make_unique<PluginDriver>(name, std::make_unique<HttpTransport>(endpoint, config.timeouts.connect),
-                                          config.timeouts);
+                                          config.timeouts, std::move(timer));
 }
 
 } // namespace dvdi::volumes

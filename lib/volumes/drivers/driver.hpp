@@ -62,10 +62,15 @@ class Driver {
     virtual void remove(const std::string& volume) = 0;
 };
 
+class Timer;
+
 /// Finds the driver called `name`: `local` is always the built-in; anything else is a Docker
-/// plugin found by discovery (SPEC S2.1) in the configured directories. Throws
-/// core::InputError for a name that is not a safe driver name or not in allowed_drivers, and
-/// DriverError when no plugin of that name is found within the retry budget.
-std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config);
+/// plugin found by discovery (SPEC S2.1) in the configured directories, looked for again as
+/// dockerd does (Backoff) until the retry budget is spent. `timer` (null: real time) is the
+/// clock of that wait and of the plugin's own retries. Throws core::InputError for a name that
+/// is not a valid driver name (is_valid_driver_name) or not in allowed_drivers, and
+/// DriverUnreachable when no plugin of that name is found within the retry budget.
+std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config,
+                                    std::shared_ptr<Timer> timer = nullptr);
 
 } // namespace dvdi::volumes

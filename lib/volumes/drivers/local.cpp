@@ -3,17 +3,15 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "lib/core/fd.hpp"
+#include "lib/core/io.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/private_dir.hpp"
 
@@ -58,14 +56,18 @@ class KernelMounter : public Mounter {
     void unmount(const std::string& target) override { ns::unmount_filesystem(target); }
 };
 
+// What the file records; nothing recorded (an empty object) only when it does not exist. Any
+// other failure is an error: taking an unreadable mounts.json for "no mounts" would mount the
+// volume a second time and forget the IDs that hold it.
 nlohmann::json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) {
-        return nlohmann::json::object();
+    core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return nlohmann::json::object();
+        }
+        core::throw_errno("open", path.string());
     }
-    std::ostringstream s;
-    s << in.rdbuf();
-    auto j = nlohmann::json::parse(s.str(), nullptr, false);
+    auto j = nlohmann::json::parse(core::read_all(fd.get(), path.string()), nullptr, false);
     if (j.is_discarded()) {
         throw core::Error(fmt::format("{}: not valid JSON", core::quote(path.string())));
     }
@@ -73,18 +75,7 @@ nlohmann::json read_json(const fs::path& path) {
 }
 
 void write_json(const fs::path& path, const nlohmann::json& j) {
-    const fs::path tmp = path.string() + ".tmp";
-    core::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) {
-        core::throw_errno("open", tmp.string());
-    }
-    const std::string text = j.dump() + "\n";
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd.get()) != 0) {
-        core::throw_errno("write", tmp.string());
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        core::throw_errno("rename", path.string());
-    }
+    core::replace_file(path.string(), j.dump() + "\n");
 }
 
 /// Holds an exclusive flock on `<volume>/.lock` for as long as it lives.

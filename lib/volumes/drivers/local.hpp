@@ -7,8 +7,9 @@
 //
 // On disk, beside `_data`: `opts.json` (the options of Create, {"type","device","o"}) and
 // `mounts.json` ({"ids": [...], "mounted": bool}: the mount IDs in use, a multiset, and
-// whether this driver mounted something on `_data`), both written temp+rename under an
-// flock of `<name>/.lock`, so concurrent hooks on one node agree.
+// whether this driver mounted something on `_data`), both replaced durably (core::replace_file)
+// under an flock of `<name>/.lock`, so concurrent hooks on one node agree. A missing file records
+// nothing; one that cannot be read or parsed is an error naming it, never taken as empty.
 #pragma once
 
 #include <filesystem>

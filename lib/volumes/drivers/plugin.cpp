@@ -75,6 +75,23 @@ void Timer::sleep(milliseconds d) {
     std::this_thread::sleep_for(d);
 }
 
+Backoff::Backoff(Timer& timer, milliseconds budget) : timer_(timer), budget_(budget), start_(timer.now()) {}
+
+milliseconds Backoff::elapsed() const {
+    return std::chrono::duration_cast<milliseconds>(timer_.now() - start_);
+}
+
+bool Backoff::retry(std::string_view why) {
+    if (elapsed() + wait_ >= budget_) {
+        return false;
+    }
+    core::log::debug("{}; retrying in {}", why, seconds(wait_));
+    timer_.sleep(wait_);
+    wait_ *= 2;
+    ++attempts_;
+    return true;
+}
+
 PluginDriver::PluginDriver(std::string name, std::unique_ptr<Transport> transport, core::Timeouts timeouts,
                            std::shared_ptr<Timer> timer)
     : name_(std::move(name)), transport_(std::move(transport)), timeouts_(timeouts),
@@ -90,16 +107,14 @@ DriverError PluginDriver::error(std::string_view method, const std::string& volu
 PluginDriver::Reply PluginDriver::post(std::string_view method, const std::string& volume, const std::string& body,
                                        milliseconds timeout) {
     // Connection-level failures (no socket yet, refused, reset before an answer) are retried
-    // after 1, 2, 4, 8 s while the next attempt still starts within the budget, as dockerd
-    // does. A timeout or a bad answer is not retried: the plugin may have acted on the call.
-    const auto start = timer_->now();
-    milliseconds wait{1000};
-    for (int attempt = 1;; ++attempt) {
+    // as dockerd retries them (Backoff). A timeout or a bad answer is not retried: the plugin
+    // may have acted on the call.
+    Backoff backoff(*timer_, timeouts_.retry_budget);
+    for (;;) {
         try {
             auto r = transport_->post(std::string(method), body, http::Clock::now() + timeout);
             return Reply{r.status, std::move(r.message.body)};
         } catch (const http::HttpError& e) {
-            const auto elapsed = std::chrono::duration_cast<milliseconds>(timer_->now() - start);
             // Unreachable (DriverUnreachable): the call may or may not have taken effect, which
             // recovery must tell from the plugin's own "no" (DriverError).
             if (e.kind() == http::HttpError::Kind::timeout) {
@@ -111,14 +126,12 @@ PluginDriver::Reply PluginDriver::post(std::string_view method, const std::strin
             if (!e.connection_level()) {
                 throw DriverUnreachable(error(method, volume, e.what()));
             }
-            if (elapsed + wait >= timeouts_.retry_budget) {
-                const auto tail =
-                    attempt > 1 ? fmt::format(" (gave up after {} attempts in {})", attempt, seconds(elapsed)) : "";
+            if (!backoff.retry(fmt::format("plugin {}: {}: {}", name_, method, e.what()))) {
+                const auto tail = backoff.attempts() > 1 ? fmt::format(" (gave up after {} attempts in {})",
+                                                                       backoff.attempts(), seconds(backoff.elapsed()))
+                                                         : "";
                 throw DriverUnreachable(error(method, volume, e.what() + tail));
             }
-            core::log::debug("plugin {}: {}: {}; retrying in {}", name_, method, e.what(), seconds(wait));
-            timer_->sleep(wait);
-            wait *= 2;
         }
     }
 }

@@ -38,12 +38,34 @@ class HttpTransport : public Transport {
     http::Headers headers_;
 };
 
-/// Time for the retry loop: now() and sleep(). Tests pass a fake that only advances a counter.
+/// Time for the retry loops (discovery, plugin calls): now() and sleep(). Tests pass a fake that
+/// only advances a counter.
 class Timer {
   public:
     virtual ~Timer() = default;
     virtual http::Clock::time_point now() { return http::Clock::now(); }
     virtual void sleep(std::chrono::milliseconds d);
+};
+
+/// dockerd's retry schedule, the one of discovery and of plugin calls: after a failed attempt,
+/// wait 1, 2, 4, 8 s ... while the next attempt still starts within `budget` of the first. Time
+/// goes through `timer`, which must outlive the Backoff.
+class Backoff {
+  public:
+    Backoff(Timer& timer, std::chrono::milliseconds budget);
+    /// After a failed attempt: false when the next one would not start within the budget (give
+    /// up); else logs `why` with the wait (debug), sleeps and returns true.
+    [[nodiscard]] bool retry(std::string_view why);
+    /// The attempts made so far (the first included) and the time since the first.
+    [[nodiscard]] int attempts() const noexcept { return attempts_; }
+    [[nodiscard]] std::chrono::milliseconds elapsed() const;
+
+  private:
+    Timer& timer_;
+    std::chrono::milliseconds budget_;
+    http::Clock::time_point start_;
+    std::chrono::milliseconds wait_{1000};
+    int attempts_ = 1;
 };
 
 class PluginDriver : public Driver {

@@ -37,7 +37,7 @@ struct Node::Row {
     std::string mountpoint; ///< the driver's host path
     std::string target;     ///< where it was placed ("" : not placed in a namespace)
 
-    [[nodiscard]] std::string name() const { return fmt::format("{}/{}", key.driver, key.name); }
+    [[nodiscard]] std::string name() const { return fmt::to_string(key); }
     /// "driver/name (origin)", for the error.
     [[nodiscard]] std::string described() const { return fmt::format("{} ({})", name(), request->origin); }
 };
@@ -103,7 +103,7 @@ void forget_volume(StateStore& store, const VolumeKey& key) {
     try {
         store.transact(Scope{.volumes = {key}}, [&](State& s) { s.erase_volume(key); });
     } catch (const std::exception& e) {
-        core::log::warn("volume {}/{}: its record stays for gc ({})", key.driver, key.name, e.what());
+        core::log::warn("volume {}: its record stays for gc ({})", key, e.what());
     }
 }
 
@@ -300,14 +300,28 @@ bool Node::record_mounts(const std::string& container_id, const std::vector<Row>
 }
 
 void Node::place_all(std::vector<Row>& rows, const Placer& place, const Rollback& rollback) {
+    if (rows.empty()) {
+        return;
+    }
+    std::vector<PlaceItem> items;
+    for (const Row& row : rows) {
+        notify(Step::before_place, row.key);
+        items.push_back(PlaceItem{row.request, row.mountpoint});
+    }
+    std::size_t at = 0;
+    std::vector<std::string> targets;
+    try {
+        targets = place(items, at);
+    } catch (const std::exception& e) {
+        throw rollback.fail(std::min(at, rows.size() - 1), e.what(), rows.size());
+    }
+    if (targets.size() != rows.size()) {
+        throw rollback.fail(
+            0, fmt::format("the placer answered {} targets for {} volumes", targets.size(), rows.size()), rows.size());
+    }
     for (std::size_t i = 0; i < rows.size(); ++i) {
-        try {
-            notify(Step::before_place, rows[i].key);
-            rows[i].target = place(*rows[i].request, rows[i].mountpoint);
-            notify(Step::after_place, rows[i].key);
-        } catch (const std::exception& e) {
-            throw rollback.fail(i, e.what(), rows.size());
-        }
+        rows[i].target = targets[i];
+        notify(Step::after_place, rows[i].key);
     }
 }
 

@@ -13,10 +13,6 @@ namespace dvdi::volumes {
 
 namespace {
 
-std::string describe(const VolumeKey& key) {
-    return fmt::format("{}/{}", key.driver, key.name);
-}
-
 void say(GcReport* report, std::vector<std::string> GcReport::*list, std::string line) {
     if (report != nullptr) {
         (report->*list).push_back(line);
@@ -30,7 +26,7 @@ std::string held_by(const State& s, const std::string& container_id) {
     std::vector<std::string> names;
     for (const auto& v : s.volumes) {
         if (std::find(v.users.begin(), v.users.end(), container_id) != v.users.end()) {
-            names.push_back(describe(v.key));
+            names.push_back(fmt::to_string(v.key));
         }
     }
     return names.empty() ? "nothing" : fmt::format("{}", fmt::join(names, ", "));
@@ -44,7 +40,7 @@ std::vector<VolumeKey> drop_dangling_users(State& s, std::vector<std::string>& d
         std::erase_if(v.users, [&](const std::string& id) {
             const bool dangling = s.find_container(id) == nullptr;
             if (dangling) {
-                dropped.push_back(fmt::format("volume {}: dropped user {} (no such container)", describe(v.key), id));
+                dropped.push_back(fmt::format("volume {}: dropped user {} (no such container)", v.key, id));
             }
             return dangling;
         });
@@ -71,7 +67,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
     const VolumeRecord v = *it;
     const bool was_mounting = v.status == VolumeStatus::mounting;
     std::string outcome =
-        fmt::format("volume {}: {} interrupted {} (mount ID {})", describe(key), was_mounting ? "undid" : "finished",
+        fmt::format("volume {}: {} interrupted {} (mount ID {})", key, was_mounting ? "undid" : "finished",
                     was_mounting ? "mount" : "unmount", v.mount_id);
     try {
         drivers_.get(key.driver).unmount(key.name, v.mount_id);
@@ -85,7 +81,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
             }
         });
         say(report, &GcReport::failures,
-            fmt::format("volume {}: undoing an interrupted {}: {} (will retry)", describe(key),
+            fmt::format("volume {}: undoing an interrupted {}: {} (will retry)", key,
                         was_mounting ? "mount" : "unmount", e.what()));
         return;
     } catch (const std::exception& e) {
@@ -104,11 +100,11 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
                 fmt::format("volume {}: the interrupted Mount (mount ID {}) may still land at the driver until its "
                             "deadline, {} s from now; the record stays, gc retries it then (the driver refused "
                             "the Unmount: {})",
-                            describe(key), v.mount_id, deadline - std::time(nullptr), e.what()));
+                            key, v.mount_id, deadline - std::time(nullptr), e.what()));
             return;
         }
-        outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})",
-                              describe(key), e.what());
+        outcome = fmt::format("volume {}: interrupted mount never happened (the driver refused its Unmount: {})", key,
+                              e.what());
     }
     // Whoever was waiting for it is gone: the hook died before recording any user.
     store_.transact(Scope{.volumes = {key}, .their_containers = true}, [&](State& st) {
@@ -144,7 +140,7 @@ void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refus
         say(report, &GcReport::failures,
             fmt::format("volume {}: the driver refused the Unmount ({}) and cannot say whether it still holds a "
                         "mount (Path: {}); the record stays, gc retries it",
-                        describe(key), refusal, e.what()));
+                        key, refusal, e.what()));
         return;
     }
     if (!held.empty()) {
@@ -152,14 +148,14 @@ void Node::settle_refused_unmount(const VolumeKey& key, const std::string& refus
         say(report, &GcReport::failures,
             fmt::format("volume {}: the driver refused the Unmount ({}) but reports it still mounted at {}; the "
                         "record stays, gc retries it",
-                        describe(key), refusal, core::quote(held)));
+                        key, refusal, core::quote(held)));
         return;
     }
     store_.transact(Scope{.volumes = {key}}, [&](State& st) { st.erase_volume(key); });
     say(report, &GcReport::actions,
         fmt::format("volume {}: dropped its record: the driver refused the Unmount ({}) and its Path reports no "
                     "mount of it on this node",
-                    describe(key), refusal));
+                    key, refusal));
 }
 
 // Called with the volume lock held.
@@ -173,14 +169,14 @@ void Node::retry_unmount(const VolumeKey& key, GcReport* report) {
         drivers_.get(key.driver).unmount(key.name, it->mount_id);
     } catch (const DriverUnreachable& e) {
         keep_unmount_failed(key, e.what());
-        say(report, &GcReport::failures, fmt::format("volume {}: unmount failed again: {}", describe(key), e.what()));
+        say(report, &GcReport::failures, fmt::format("volume {}: unmount failed again: {}", key, e.what()));
         return;
     } catch (const std::exception& e) {
         settle_refused_unmount(key, e.what(), report);
         return;
     }
     store_.transact(Scope{.volumes = {key}}, [&](State& st) { st.erase_volume(key); });
-    say(report, &GcReport::actions, fmt::format("volume {}: unmounted (an earlier unmount had failed)", describe(key)));
+    say(report, &GcReport::actions, fmt::format("volume {}: unmounted (an earlier unmount had failed)", key));
 }
 
 // Each container and each volume is settled on its own: a step that fails (the state cannot be
@@ -213,7 +209,7 @@ GcReport Node::gc() {
         if (!interrupted && v.status != VolumeStatus::unmount_failed) {
             continue;
         }
-        settle(fmt::format("volume {}: settling it", describe(v.key)), [&] {
+        settle(fmt::format("volume {}: settling it", v.key), [&] {
             const auto lock = store_.lock_volume(v.key);
             if (interrupted) {
                 resolve_interrupted(v.key, &report);
@@ -234,7 +230,7 @@ GcReport Node::gc() {
         }
     });
     for (const auto& key : unused) {
-        settle(fmt::format("volume {}: unmounting it (no container holds it)", describe(key)), [&] {
+        settle(fmt::format("volume {}: unmounting it (no container holds it)", key), [&] {
             put("", key);
             // put() keeps a failed Unmount for the next gc (and logs it); this pass says so.
             State after = store_.read(Scope{.volumes = {key}});
@@ -242,8 +238,7 @@ GcReport Node::gc() {
             if (v != nullptr && v->status == VolumeStatus::unmount_failed) {
                 throw core::Error(fmt::format("the Unmount failed ({})", v->last_error));
             }
-            say(&report, &GcReport::actions,
-                fmt::format("volume {}: unmounted (no container holds it)", describe(key)));
+            say(&report, &GcReport::actions, fmt::format("volume {}: unmounted (no container holds it)", key));
         });
     }
     settle("removing the lock files of volumes no longer recorded", [&] {
@@ -264,8 +259,8 @@ std::optional<std::string> Node::forget(const VolumeKey& key) {
             if (std::any_of(c.volumes.begin(), c.volumes.end(), [&](const Placement& p) { return p.key == key; })) {
                 if (c.process.pid == 0 || ns::process_alive(c.process)) {
                     throw core::Error(fmt::format(
-                        "volume {} is in use by {} ({}{}): stop it (or unmount it) first; nothing was changed",
-                        describe(key), c.id, c.runtime,
+                        "volume {} is in use by {} ({}{}): stop it (or unmount it) first; nothing was changed", key,
+                        c.id, c.runtime,
                         c.process.pid == 0 ? ", a holder without a process" : fmt::format(", pid {}", c.process.pid)));
                 }
                 claims.push_back(c.id);
@@ -275,7 +270,7 @@ std::optional<std::string> Node::forget(const VolumeKey& key) {
             return;
         }
         dropped = fmt::format(
-            "volume {}: forgot {}{} without calling the driver{}", describe(key),
+            "volume {}: forgot {}{} without calling the driver{}", key,
             v == nullptr ? "no record"
                          : fmt::format("its {} record (mount ID {})",
                                        v->status == VolumeStatus::mounted ? "mounted" : "unsettled", v->mount_id),

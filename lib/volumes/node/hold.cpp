@@ -44,10 +44,10 @@ std::string Node::hold(const std::string& holder, const std::string& runtime, co
     // acquire below starts clean.
     release(holder);
     std::string mountpoint;
-    acquire({holder, runtime, ProcessId{}}, {request}, [&](const Request&, const std::string& mp) {
-        mountpoint = mp;
-        return mp;
-    });
+    acquire({holder, runtime, ProcessId{}}, {request}, place_each([&](const Request&, const std::string& mp) {
+                mountpoint = mp;
+                return mp;
+            }));
     return mountpoint;
 }
 

@@ -24,10 +24,6 @@ namespace dvdi::volumes {
 
 namespace {
 
-std::string describe(const VolumeKey& key) {
-    return fmt::format("{}/{}", key.driver, key.name);
-}
-
 void erase_user(VolumeRecord& v, const std::string& id) {
     std::erase(v.users, id);
 }
@@ -78,6 +74,9 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
             c->process = process;
         }
     });
+    // The volumes not placed yet, placed at once, then recorded in one write.
+    std::vector<Request> requests;
+    std::vector<PlaceItem> items;
     for (const Placement& p : container.volumes) {
         if (p.placed) {
             continue;
@@ -87,23 +86,34 @@ void Node::attach(const std::string& container_id, const ProcessId& process, con
         r.name = p.key.name;
         r.container_path = p.container_path;
         r.mode = p.mode;
-        r.origin = fmt::format("volume {}", describe(p.key));
+        r.origin = fmt::format("volume {}", p.key);
         const auto v = std::find_if(s.volumes.begin(), s.volumes.end(), [&](const auto& x) { return x.key == p.key; });
         if (v == s.volumes.end()) {
-            throw core::Error(fmt::format("volume {} of container {} is not recorded", describe(p.key), container_id));
+            throw core::Error(fmt::format("volume {} of container {} is not recorded", p.key, container_id));
         }
-        const std::string target = place(r, v->mountpoint);
-        store_.transact(own, [&](State& st) {
-            if (ContainerRecord* c = st.find_container(container_id)) {
+        requests.push_back(std::move(r));
+        items.push_back(PlaceItem{nullptr, v->mountpoint});
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        items[i].request = &requests[i];
+    }
+    if (items.empty()) {
+        return;
+    }
+    std::size_t at = 0;
+    const std::vector<std::string> targets = place(items, at);
+    store_.transact(own, [&](State& st) {
+        if (ContainerRecord* c = st.find_container(container_id)) {
+            for (std::size_t i = 0; i < requests.size() && i < targets.size(); ++i) {
                 for (auto& q : c->volumes) {
-                    if (q.key == p.key) {
-                        q.target = target;
+                    if (q.key == requests[i].key()) {
+                        q.target = targets[i];
                         q.placed = true;
                     }
                 }
             }
-        });
-    }
+        }
+    });
 }
 
 bool Node::release(const std::string& container_id) {
@@ -174,7 +184,7 @@ bool Node::release_locked(const std::string& container_id) {
         try {
             drivers_.get(key.driver).unmount(key.name, mount_id);
         } catch (const DriverUnreachable& e) {
-            core::log::warn("unmounting volume {}: {} (gc retries it)", describe(key), e.what());
+            core::log::warn("unmounting volume {}: {} (gc retries it)", key, e.what());
             failed.emplace_back(key, e.what());
         } catch (const std::exception& e) {
             failed.emplace_back(key, e.what());
@@ -240,7 +250,7 @@ void Node::unmount_locked(const VolumeKey& key, const std::string& mount_id) {
     try {
         drivers_.get(key.driver).unmount(key.name, mount_id);
     } catch (const DriverUnreachable& e) {
-        core::log::warn("unmounting volume {}: {} (gc retries it)", describe(key), e.what());
+        core::log::warn("unmounting volume {}: {} (gc retries it)", key, e.what());
         keep_unmount_failed(key, e.what());
         return;
     } catch (const std::exception& e) {

@@ -88,18 +88,44 @@ void check_targets(const std::vector<Request>& requests, const ContainerRoot& ro
     }
 }
 
-Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
-    return [&process, root = std::move(root)](const Request& r, const std::string& mountpoint) {
-        const auto target = target_for(r, mountpoint, root);
-        if (!target) {
-            return mountpoint;
+Placer place_each(std::function<std::string(const Request&, const std::string&)> one) {
+    return [one = std::move(one)](const std::vector<PlaceItem>& items, std::size_t& at) {
+        std::vector<std::string> targets;
+        for (at = 0; at < items.size(); ++at) {
+            targets.push_back(one(*items[at].request, items[at].mountpoint));
         }
-        ns::BindOptions options;
-        options.read_only = r.mode == Mode::ro;
-        options.nosuid = root.shares_host_root();
-        options.nodev = root.shares_host_root();
-        ns::place_bind(process, mountpoint, *target, options);
-        return target->path;
+        return targets;
+    };
+}
+
+Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
+    return [&process, root = std::move(root)](const std::vector<PlaceItem>& items, std::size_t& at) {
+        std::vector<std::string> targets(items.size());
+        std::vector<ns::Bind> binds;
+        std::vector<std::size_t> item_of; // binds[k] places items[item_of[k]]
+        for (at = 0; at < items.size(); ++at) {
+            const Request& r = *items[at].request;
+            const auto target = target_for(r, items[at].mountpoint, root);
+            if (!target) {
+                targets[at] = items[at].mountpoint;
+                continue;
+            }
+            ns::BindOptions options;
+            options.read_only = r.mode == Mode::ro;
+            options.nosuid = root.shares_host_root();
+            options.nodev = root.shares_host_root();
+            targets[at] = target->path;
+            binds.push_back(ns::Bind{items[at].mountpoint, *target, options});
+            item_of.push_back(at);
+        }
+        ns::PlaceProgress progress;
+        try {
+            ns::place_binds(process, binds, progress);
+        } catch (...) {
+            at = item_of.at(progress.at);
+            throw;
+        }
+        return targets;
     };
 }
 

@@ -12,10 +12,22 @@
 
 namespace dvdi::volumes {
 
-/// Places one volume inside the container; returns where it went (for the record), or "" when
-/// it placed nothing yet (Mesos prepare: attach places it later). Throws on failure. The front
-/// end supplies it (lib/ns in production).
-using Placer = std::function<std::string(const Request& request, const std::string& mountpoint)>;
+/// One volume to place: what was asked, and where the driver mounted it.
+struct PlaceItem {
+    const Request* request = nullptr;
+    std::string mountpoint;
+};
+
+/// Places a container's volumes inside it, in order, all at once; returns where each went (for
+/// the record), "" for one it placed nothing for yet (Mesos prepare: attach places it later).
+/// Sets `at` to the item it is working on, so that when it throws, `at` names the volume that
+/// failed (the ones before it may be placed: the caller's rollback releases them). The front
+/// end supplies it (make_placer in production: one child process for all the volumes).
+using Placer = std::function<std::vector<std::string>(const std::vector<PlaceItem>& items, std::size_t& at)>;
+
+/// A Placer that places one volume at a time with `one`, which returns where it went (tests;
+/// holders that place nothing).
+[[nodiscard]] Placer place_each(std::function<std::string(const Request&, const std::string& mountpoint)> one);
 
 /// What the container's file system is, as the caller knows it.
 struct ContainerRoot {
@@ -55,7 +67,8 @@ struct ContainerRoot {
 void check_targets(const std::vector<Request>& requests, const ContainerRoot& root);
 
 /// A Placer for Node::acquire that binds each volume into `process`'s mount namespace (read-only
-/// for RO requests; nosuid,nodev when root.shares_host_root()). `process` must outlive the placer.
+/// for RO requests; nosuid,nodev when root.shares_host_root()), all with one ns::place_binds.
+/// `process` must outlive the placer.
 [[nodiscard]] Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root);
 
 } // namespace dvdi::volumes

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json_fwd.hpp>
 
 namespace dvdi::volumes {
@@ -57,3 +58,11 @@ void to_json(nlohmann::json& j, const Request& r);
 void from_json(const nlohmann::json& j, Request& r);
 
 } // namespace dvdi::volumes
+
+/// A volume in messages: `driver/name` ("rexray/v1"), as is (callers quote untrusted names where
+/// they must); a width or alignment applies to the whole.
+template <> struct fmt::formatter<dvdi::volumes::VolumeKey> : fmt::formatter<std::string_view> {
+    template <typename FormatContext> auto format(const dvdi::volumes::VolumeKey& key, FormatContext& ctx) const {
+        return fmt::formatter<std::string_view>::format(fmt::format("{}/{}", key.driver, key.name), ctx);
+    }
+};

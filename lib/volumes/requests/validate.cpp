@@ -33,10 +33,6 @@ bool is_driver_char(char c) {
            c == '-';
 }
 
-std::string key_text(const VolumeKey& k) {
-    return fmt::format("{}/{}", k.driver, k.name);
-}
-
 } // namespace
 
 core::InputError input_error(std::string field, std::string_view value, std::string rule) {
@@ -73,10 +69,13 @@ void check_volume_name(std::string_view name, const std::string& field) {
     require_utf8(name, field, "a volume name");
 }
 
+bool is_valid_driver_name(std::string_view driver) noexcept {
+    return !driver.empty() && driver.size() <= 128 && driver[0] != '.' && driver[0] != '_' && driver[0] != '-' &&
+           std::all_of(driver.begin(), driver.end(), is_driver_char);
+}
+
 void check_driver_name(std::string_view driver, const std::string& field) {
-    const bool ok = !driver.empty() && driver.size() <= 128 && driver[0] != '.' && driver[0] != '_' &&
-                    driver[0] != '-' && std::all_of(driver.begin(), driver.end(), is_driver_char);
-    if (!ok) {
+    if (!is_valid_driver_name(driver)) {
         throw input_error(field, driver, "a driver name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
     }
 }
@@ -178,9 +177,8 @@ void check_unique(const std::vector<Request>& requests) {
         if (!fresh) {
             const Request& first = *it->second;
             if (first.driver == r.driver) {
-                throw input_error(
-                    r.origin, r.name,
-                    fmt::format("volume {} is requested twice (also by {})", key_text(r.key()), first.origin));
+                throw input_error(r.origin, r.name,
+                                  fmt::format("volume {} is requested twice (also by {})", r.key(), first.origin));
             }
             throw input_error(r.origin, r.name,
                               fmt::format("one volume name with two drivers: {} by {}, {} here", first.driver,
@@ -190,8 +188,8 @@ void check_unique(const std::vector<Request>& requests) {
             const auto [pit, pfresh] = by_path.emplace(*r.container_path, &r);
             if (!pfresh) {
                 throw input_error(r.origin, *r.container_path,
-                                  fmt::format("container path already used by volume {} ({})",
-                                              key_text(pit->second->key()), pit->second->origin));
+                                  fmt::format("container path already used by volume {} ({})", pit->second->key(),
+                                              pit->second->origin));
             }
         }
     }

@@ -32,7 +32,11 @@ inline constexpr std::size_t kMaxContainerPath = 4096; ///< bytes (PATH_MAX)
 /// A volume name: 1-255 bytes of UTF-8, no '/', not "." or "..", no control characters.
 void check_volume_name(std::string_view name, const std::string& field);
 
-/// A driver name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (it becomes a file name in discovery).
+/// The one driver-name rule, ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$: a driver name becomes a file
+/// name in plugin discovery. The readers, discovery and open_driver all apply this one.
+[[nodiscard]] bool is_valid_driver_name(std::string_view driver) noexcept;
+
+/// Throws InputError naming `field` unless is_valid_driver_name(driver).
 void check_driver_name(std::string_view driver, const std::string& field);
 
 /// One driver option. Keys: 1-256 bytes, no '=', ',' or control characters. Values: at most

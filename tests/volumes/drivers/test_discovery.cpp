@@ -1,8 +1,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include <catch2/catch.hpp>
 
@@ -45,9 +47,54 @@ TEST_CASE("driver names that are not safe file names never reach the filesystem"
         CHECK_THROWS_AS(volumes::find_plugin(bad, c), core::InputError);
         CHECK_THROWS_AS(volumes::open_driver(bad, c), core::InputError);
     }
-    CHECK(volumes::is_safe_driver_name("rexray"));
-    CHECK(volumes::is_safe_driver_name("my-plugin_2.0"));
-    CHECK_FALSE(volumes::is_safe_driver_name(std::string(129, 'a')));
+}
+
+TEST_CASE("a driver name is accepted or refused alike by request validation, discovery and open_driver",
+          "[volumes][drivers]") {
+    test::TempDir dir;
+    const auto c = dirs_config(dir);
+    fs::create_directories(dir / "etc");
+    const std::vector<std::pair<std::string, bool>> names = {{"rexray", true},
+                                                             {"my-plugin_2.0", true},
+                                                             {"x_", true},
+                                                             {"9p", true},
+                                                             {std::string(128, 'a'), true},
+                                                             {"_x", false},
+                                                             {".x", false},
+                                                             {"-x", false},
+                                                             {"a b", false},
+                                                             {std::string(129, 'a'), false},
+                                                             {"a:b", false},
+                                                             {"", false},
+                                                             {"a/b", false},
+                                                             {"../x", false}};
+    for (const auto& [name, valid] : names) {
+        INFO(name);
+        // Request validation, as a container's env states it.
+        const auto read = [&] {
+            (void)volumes::parse_env_requests(
+                std::vector<std::string>{"DVDI_VOLUME_NAME=v", "DVDI_VOLUME_DRIVER=" + name}, "local");
+        };
+        // Discovery and open_driver: a valid name is looked for (and not found: empty dirs), an
+        // invalid one refused before any file is looked at.
+        if (valid) {
+            CHECK_NOTHROW(read());
+            CHECK_FALSE(volumes::find_plugin(name, c).has_value());
+            CHECK_THROWS_AS(volumes::open_driver(name, c), volumes::DriverUnreachable);
+        } else {
+            CHECK_THROWS_AS(read(), core::InputError);
+            CHECK_THROWS_AS(volumes::find_plugin(name, c), core::InputError);
+            CHECK_THROWS_AS(volumes::open_driver(name, c), core::InputError);
+        }
+        // A spec file of that name is listed only when it is a valid driver name.
+        if (!name.empty() && name.find('/') == std::string::npos && name.size() < 200) {
+            const auto spec = dir / "etc" / (name + ".spec");
+            test::write_file(spec, "unix:///run/x.sock\n");
+            const auto listed = volumes::list_plugins(c);
+            CHECK((std::find(listed.begin(), listed.end(), name) != listed.end()) == valid);
+            fs::remove(spec);
+        }
+    }
 }
 
 TEST_CASE("discovery follows dockerd's order: sockets, then per spec dir .spec before .json", "[volumes][drivers]") {
@@ -115,4 +162,40 @@ TEST_CASE("open_driver: local is built in, allowed_drivers is enforced, a missin
     const auto start = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH(volumes::open_driver("absent", c), Catch::StartsWith("plugin absent: not found"));
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+}
+
+TEST_CASE("open_driver looks for a missing plugin again on dockerd's schedule, through the Timer seam",
+          "[volumes][drivers]") {
+    struct FakeTimer : volumes::Timer {
+        http::Clock::time_point t{};
+        std::vector<long> sleeps;
+        std::function<void()> on_sleep;
+        http::Clock::time_point now() override { return t; }
+        void sleep(std::chrono::milliseconds d) override {
+            sleeps.push_back(static_cast<long>(d.count()));
+            t += d;
+            if (on_sleep) {
+                on_sleep();
+            }
+        }
+    };
+    test::TempDir dir;
+    auto c = dirs_config(dir);
+    c.timeouts.retry_budget = std::chrono::seconds(30);
+    const auto start = std::chrono::steady_clock::now();
+    auto timer = std::make_shared<FakeTimer>();
+    CHECK_THROWS_WITH(volumes::open_driver("absent", c, timer),
+                      Catch::StartsWith("plugin absent: not found") && Catch::EndsWith("looked for 15 s)"));
+    CHECK(timer->sleeps == std::vector<long>{1000, 2000, 4000, 8000});
+    // A plugin that shows up while it waits is found at the next look.
+    timer = std::make_shared<FakeTimer>();
+    timer->on_sleep = [&] {
+        if (timer->sleeps.size() == 2) {
+            fs::create_directories(dir / "etc");
+            test::write_file(dir / "etc/late.spec", "unix:///run/late.sock");
+        }
+    };
+    CHECK(dynamic_cast<volumes::PluginDriver*>(volumes::open_driver("late", c, timer).get()) != nullptr);
+    CHECK(timer->sleeps == std::vector<long>{1000, 2000});
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3)); // no real waiting
 }

@@ -77,6 +77,44 @@ TEST_CASE("local driver: options are checked at Create and kept for Mount", "[vo
     CHECK(d.list().empty());
 }
 
+TEST_CASE("local driver: a record it cannot read is an error naming the file, never \"nothing mounted\"",
+          "[volumes][drivers]") {
+    test::TempDir dir;
+    std::vector<std::string> log;
+    volumes::LocalDriver d(dir.path(), std::make_unique<FakeMounter>(&log));
+    d.ensure_exists("v", {{"type", "tmpfs"}, {"device", "tmpfs"}}, false);
+    const auto data = (dir / "volumes/v/_data").string();
+    REQUIRE(d.mount("v", "c1") == data);
+    REQUIRE(log.size() == 1);
+    const auto record = dir / "volumes/v/mounts.json";
+    const std::string saved = test::read_file(record);
+    // Failures even root gets (EACCES does not stop root): a symlink, which is not followed
+    // (ELOOP), and a directory (EISDIR).
+    fs::remove(record);
+    fs::create_symlink("mounts.json", record);
+    CHECK_THROWS_WITH(d.mount("v", "c2"), "open(`" + record.string() + "`): Too many levels of symbolic links");
+    CHECK_THROWS_WITH(d.unmount("v", "c1"), Catch::Contains(record.string()));
+    CHECK_THROWS_WITH(d.path("v"), Catch::Contains(record.string()));
+    CHECK_THROWS_WITH(d.remove("v"), Catch::Contains(record.string()));
+    CHECK(fs::is_directory(data));
+    fs::remove(record);
+    fs::create_directory(record);
+    CHECK_THROWS_WITH(d.mount("v", "c2"), "read(`" + record.string() + "`): Is a directory");
+    CHECK_THROWS_WITH(d.remove("v"), Catch::Contains(record.string()));
+    CHECK(fs::is_directory(data));
+    // Nothing was mounted a second time, and the IDs that hold the volume are still known.
+    CHECK(log.size() == 1);
+    fs::remove(record);
+    test::write_file(record, saved);
+    d.unmount("v", "c1");
+    CHECK(log.back() == "umount " + data);
+    // Only a missing record means nothing is recorded.
+    fs::remove(record);
+    CHECK(d.path("v").empty());
+    d.remove("v");
+    CHECK_FALSE(fs::exists(dir / "volumes/v"));
+}
+
 TEST_CASE("local driver: without options a volume is a plain directory, nothing is mounted", "[volumes][drivers]") {
     test::TempDir dir;
     std::vector<std::string> log;

@@ -42,13 +42,13 @@ struct RecordingPlacer {
     std::vector<std::string> placed;
     std::string fail_on;
     Placer placer() {
-        return [this](const Request& r, const std::string& mountpoint) {
+        return place_each([this](const Request& r, const std::string& mountpoint) {
             if (r.name == fail_on) {
                 throw core::Error("bind failed");
             }
             placed.push_back(r.name + "@" + mountpoint);
             return r.container_path.value_or(mountpoint);
-        };
+        });
     }
 };
 
@@ -474,7 +474,7 @@ TEST_CASE("a live hook's intent is left alone by gc", "[volumes][node][gc]") {
 TEST_CASE("a placer that places nothing leaves the volume for attach", "[volumes][node][mesos]") {
     Fixture f;
     f.node.acquire({"m1", "mesos", ProcessId{}}, {req("rexray", "v1", "data")},
-                   [](const Request&, const std::string&) { return std::string(); });
+                   place_each([](const Request&, const std::string&) { return std::string(); }));
     REQUIRE_FALSE(f.store.read().find_container("m1")->volumes.at(0).placed);
     f.node.attach("m1", ns::self_process(), f.placer.placer());
     REQUIRE(f.placer.placed.size() == 1);
@@ -542,11 +542,11 @@ TEST_CASE("a container's slow placement does not hold up another container on th
     std::promise<void> finish;
     auto finish_now = finish.get_future().share();
     std::thread slow([&] {
-        f.node.acquire(ctr("c1"), {req("rexray", "shared")}, [&](const Request&, const std::string& mp) {
-            placing.set_value();
-            finish_now.wait();
-            return mp;
-        });
+        f.node.acquire(ctr("c1"), {req("rexray", "shared")}, place_each([&](const Request&, const std::string& mp) {
+                           placing.set_value();
+                           finish_now.wait();
+                           return mp;
+                       }));
     });
     placing.get_future().wait(); // c1 is placing: its Mount is done and recorded
     auto second = std::async(std::launch::async, [&] {
@@ -591,12 +591,12 @@ TEST_CASE("a container released while its volumes are placed (gc, its process go
           "recorded",
           "[volumes][node]") {
     Fixture f;
-    CHECK_THROWS_WITH(f.node.acquire(ctr("c1"), {req("rexray", "v1")},
-                                     [&](const Request&, const std::string& mp) {
-                                         CHECK(f.node.release("c1")); // what gc does meanwhile
-                                         return mp;
-                                     }),
-                      "container c1 was released while it was starting");
+    CHECK_THROWS_WITH(
+        f.node.acquire(ctr("c1"), {req("rexray", "v1")}, place_each([&](const Request&, const std::string& mp) {
+                           CHECK(f.node.release("c1")); // what gc does meanwhile
+                           return mp;
+                       })),
+        "container c1 was released while it was starting");
     CHECK(f.drivers["rexray"].count("Unmount v1") == 1);
     CHECK(f.drivers["rexray"].mounted.empty());
     CHECK(f.store.read().empty());

@@ -126,12 +126,12 @@ inline volumes::Request volume_request(const std::string& driver, const std::str
 
 /// A placer that only checks the mountpoint is there.
 inline volumes::Placer trivial_placer() {
-    return [](const volumes::Request& r, const std::string& mountpoint) {
+    return volumes::place_each([](const volumes::Request& r, const std::string& mountpoint) {
         if (!std::filesystem::is_directory(mountpoint)) {
             throw core::Error(fmt::format("{}: mountpoint {} is not a directory", r.name, mountpoint));
         }
         return mountpoint;
-    };
+    });
 }
 
 /// The recorded calls about volume `name` (the body's Name), in the order they arrived.

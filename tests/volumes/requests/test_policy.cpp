@@ -125,7 +125,7 @@ TEST_CASE("node: a refused Mountpoint is unmounted with the same ID and nothing 
     test::MemoryStateStore store;
     test::FakeDriverSet drivers;
     Node node(store, drivers, {}, NodeSettings{});
-    const auto placer = [](const Request&, const std::string& mp) { return mp; };
+    const auto placer = place_each([](const Request&, const std::string& mp) { return mp; });
     for (const std::string bad : {"/", "/etc", "relative"}) {
         INFO(bad);
         drivers["plug"].mountpoint_override = bad;

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "lib/core/error.hpp"
@@ -108,4 +109,10 @@ TEST_CASE("validation: UTF-8", "[volumes][requests]") {
     CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));     // surrogate
     CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80")); // past U+10FFFF
     CHECK_FALSE(is_valid_utf8("\xe2\x82"));         // truncated
+}
+
+TEST_CASE("a volume in messages is driver/name", "[volumes][requests]") {
+    const volumes::VolumeKey key{"rexray", "v1"};
+    CHECK(fmt::format("{}", key) == "rexray/v1");
+    CHECK(fmt::format("[{:<12}]", key) == "[rexray/v1   ]");
 }
