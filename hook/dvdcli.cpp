@@ -120,7 +120,7 @@ void path_cmd(Globals& g, const DvdcliArgs& a) {
     const auto& config = load_config(g);
     const auto r = to_request(a, config);
     NodeContext ctx(config);
-    auto state = ctx.store->read();
+    auto state = ctx.store->read(volumes::Scope{.volumes = {r.key()}});
     const auto* v = state.find_volume(r.key());
     const std::string path = v != nullptr && v->status == volumes::VolumeStatus::mounted
                                  ? v->mountpoint
@@ -140,7 +140,7 @@ void remove_cmd(Globals& g, const DvdcliArgs& a) {
     const auto& config = load_config(g);
     const auto r = to_request(a, config);
     NodeContext ctx(config);
-    auto state = ctx.store->read();
+    auto state = ctx.store->read(volumes::Scope{.volumes = {r.key()}});
     if (const auto* v = state.find_volume(r.key())) {
         throw core::Error(
             fmt::format("volume {} is in use on this node (by {}); not removed", r.key(), fmt::join(v->users, ", ")));

@@ -92,7 +92,7 @@ void isolate(Globals& g, const MesosFiles& f) {
     }
     const auto in = volumes::parse_mesos_input(text, config.default_driver);
     NodeContext ctx(config);
-    if (ctx.store->read().find_container(in.container_id) == nullptr) {
+    if (ctx.store->read(volumes::Scope{.containers = {in.container_id}}).find_container(in.container_id) == nullptr) {
         core::log::debug("container {} holds no volumes on this node", in.container_id);
         return;
     }

@@ -119,8 +119,7 @@ bool Scope::has_container(const std::string& id) const {
 
 void State::check_in_scope(const VolumeKey& key) const {
     if (scope && !scope->has_volume(key)) {
-        throw core::Error(
-            fmt::format("the state change needs volume {}/{}, which is outside its scope", key.driver, key.name));
+        throw core::Error(fmt::format("the state change needs volume {}, which is outside its scope", key));
     }
 }
 

@@ -153,10 +153,6 @@ void fsync_path(const std::string& path) {
     }
 }
 
-std::string key_name(const VolumeKey& key) {
-    return fmt::format("{}/{}", key.driver, key.name);
-}
-
 } // namespace
 
 namespace {
@@ -177,7 +173,7 @@ VolumeRecord volume_row(const Query& q, const std::string& path) {
         v.last_error = q.text(8);
     } catch (const std::exception& e) {
         throw core::Error(fmt::format("state database `{}`: the row of volume {} is damaged ({}); it is left as it is",
-                                      path, key_name(v.key), e.what()));
+                                      path, v.key, e.what()));
     }
     return v;
 }

@@ -48,24 +48,6 @@ bool exists(const std::string& path) {
     return false;
 }
 
-std::string read_all(int fd, const std::string& path) {
-    std::string text;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            core::throw_errno("read", path);
-        }
-        if (n == 0) {
-            return text;
-        }
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
 // Which state.json this is. Version 1 is only recognised here (parse_state reads it); anything
 // else is an error that names the file.
 JsonFile read_json(const std::string& path) {
@@ -76,7 +58,7 @@ JsonFile read_json(const std::string& path) {
         }
         core::throw_errno("open", path);
     }
-    JsonFile f{JsonKind::version_1, read_all(fd.get(), path)};
+    JsonFile f{JsonKind::version_1, core::read_all(fd.get(), path)};
     if (f.text.empty()) {
         throw core::Error(fmt::format("state file {} is empty; it is left as it is", path));
     }
@@ -112,32 +94,9 @@ void remove_if_there(const std::string& path) {
     }
 }
 
-// Write temp, fsync, rename, fsync the dir: the old pointer or state file, or the new one.
+// Replaced whole (core::replace_file): the old state file or pointer, or the new pointer.
 void write_pointer(const StatePaths& paths) {
-    const std::string tmp = paths.json + ".tmp";
-    try {
-        core::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!fd) {
-            core::throw_errno("open", tmp);
-        }
-        for (std::size_t done = 0; done < kPointer.size();) {
-            const ssize_t n = ::write(fd.get(), kPointer.data() + done, kPointer.size() - done);
-            if (n < 0 && errno != EINTR) {
-                core::throw_errno("write", tmp);
-            }
-            done += n > 0 ? static_cast<std::size_t>(n) : 0;
-        }
-        if (::fsync(fd.get()) != 0) {
-            core::throw_errno("fsync", tmp);
-        }
-        if (::rename(tmp.c_str(), paths.json.c_str()) != 0) {
-            core::throw_errno("rename", paths.json);
-        }
-    } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
-    }
-    fsync_dir(paths.dir);
+    core::replace_file(paths.json, kPointer);
 }
 
 // The migrated file, as the database notes it: a later look tells whether state.json is still

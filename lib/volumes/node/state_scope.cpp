@@ -19,7 +19,7 @@ template <typename T> void add_once(std::vector<T>& list, const T& item) {
 }
 
 std::string described(const VolumeKey& key) {
-    return fmt::format("volume {}/{}", key.driver, key.name);
+    return fmt::format("volume {}", key);
 }
 
 std::string described(const std::string& container_id) {
