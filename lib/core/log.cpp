@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <string>
 
 #include "lib/core/error.hpp"
@@ -83,15 +82,6 @@ void write(Level level, std::string_view message) noexcept {
         }
     } catch (...) {
         // Logging must never turn into a second failure.
-    }
-}
-
-void warn_errno(int err, std::string_view message) noexcept {
-    if (enabled(Level::warning)) {
-        try {
-            write(Level::warning, fmt::format("{}: {}", message, std::strerror(err)));
-        } catch (...) {
-        }
     }
 }
 

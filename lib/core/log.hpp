@@ -1,4 +1,4 @@
-// The log module: levels, fmt-style messages, an errno variant; to stderr and optionally syslog.
+// The log module: levels, fmt-style messages; to stderr and optionally syslog.
 // stdout is never written here: it belongs to what a command outputs.
 #pragma once
 
@@ -48,8 +48,5 @@ template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... 
         write(Level::error, fmt::format(f, std::forward<Args>(args)...));
     }
 }
-
-/// Like warn(), with `: strerror(err)` appended.
-void warn_errno(int err, std::string_view message) noexcept;
 
 } // namespace dvdi::core::log

@@ -98,7 +98,7 @@ void attach_plain(const ChildJob& job, const ChildItem& item, int src, int targe
         fail(job, Step::verify_attached, top < 0 ? errno : EBUSY);
     }
     fd_path(to, top);
-    if (::mount(nullptr, to, nullptr, item.propagation | MS_REC, nullptr) != 0) {
+    if (::mount(nullptr, to, nullptr, MS_PRIVATE | MS_REC, nullptr) != 0) {
         const int err = errno;
         ::umount2(to, MNT_DETACH);
         fail(job, Step::set_propagation, err);

@@ -32,7 +32,6 @@ struct ChildItem {
     dev_t source_dev = 0;         ///< the source as the host sees it
     ino_t source_ino = 0;
     unsigned long remount_flags = 0; ///< plain_bind: MS_RDONLY, MS_NOSUID, MS_NODEV
-    unsigned long propagation = 0;   ///< plain_bind: MS_PRIVATE or MS_SLAVE
 };
 
 /// The child's whole job: enter the namespace once, then for each item in order resolve (report),

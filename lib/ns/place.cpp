@@ -268,7 +268,7 @@ core::UniqueFd clone_source(int src, const std::string& path, const BindOptions&
                     (o.nodev ? MOUNT_ATTR_NODEV : 0U);
     // A clone of a shared mount joins its peer group; without this, mounts made later inside
     // the volume (in the container) would appear on the host and in every peer.
-    attr.propagation = o.propagation == Propagation::slave ? MS_SLAVE : MS_PRIVATE;
+    attr.propagation = MS_PRIVATE;
     if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0) {
         core::throw_errno("mount_setattr", path);
     }
@@ -281,10 +281,6 @@ unsigned long ms_flags(const BindOptions& o) {
     f |= o.nosuid ? static_cast<unsigned long>(MS_NOSUID) : 0UL;
     f |= o.nodev ? static_cast<unsigned long>(MS_NODEV) : 0UL;
     return f;
-}
-
-unsigned long ms_propagation(const BindOptions& o) {
-    return static_cast<unsigned long>(o.propagation == Propagation::slave ? MS_SLAVE : MS_PRIVATE);
 }
 
 void send_word(int fd, char word) {
@@ -306,7 +302,6 @@ struct Prepared {
 
 void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, PlaceProgress& progress,
                  const KernelFeatures& features) {
-    auto& done = progress.done;
     const BindMethod method = choose_bind_method(features);
     // Everything that can fail on the host side fails here, before any child exists.
     std::vector<Prepared> prepared(binds.size());
@@ -325,8 +320,7 @@ void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, P
                                      .source = b.source.c_str(),
                                      .source_dev = p.st.st_dev,
                                      .source_ino = p.st.st_ino,
-                                     .remount_flags = ms_flags(b.options),
-                                     .propagation = ms_propagation(b.options)};
+                                     .remount_flags = ms_flags(b.options)};
     }
     if (binds.empty()) {
         return;
@@ -365,7 +359,7 @@ void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, P
         }
         if (already_placed(process, *resolved, plan)) {
             send_word(ch.parent.get(), 's');
-            done.push_back(PlaceResult{method, true});
+            ++progress.placed;
             continue;
         }
         if (binds[i].options.before_attach) {
@@ -381,16 +375,15 @@ void place_binds(const ProcessHandle& process, const std::vector<Bind>& binds, P
             throw_step(*attached, plan, binds[i].source, method, process.pid());
         }
         process.require_alive("after the mount was attached (the mount went with its namespace)");
-        done.push_back(PlaceResult{method, false});
+        ++progress.placed;
     }
     child.wait();
 }
 
-PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
-                       const BindOptions& options, const KernelFeatures& features) {
+void place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
+                const BindOptions& options, const KernelFeatures& features) {
     PlaceProgress progress;
     place_binds(process, {Bind{host_source, target, options}}, progress, features);
-    return progress.done.front();
 }
 
 } // namespace dvdi::ns

@@ -12,12 +12,6 @@
 
 namespace dvdi::ns {
 
-/// Whether missing directories on the way to the target are created.
-enum class Create {
-    never,        ///< the target must exist
-    missing_dirs, ///< create missing directories (0755), one component at a time, fd-relative
-};
-
 /// Where the mount goes, as seen from the target process's mount namespace.
 ///
 /// The three callers:
@@ -33,9 +27,9 @@ struct Target {
     /// not the image). Nothing of `path` (symlinks, "..") can leave it. Unset: a host path.
     std::optional<std::string> root;
     /// Inside root: absolute or relative, both taken from root. Without root: absolute. Must
-    /// not contain ".." or NUL.
+    /// not contain ".." or NUL. Missing directories on the way are created (0755), one
+    /// component at a time, fd-relative (without root: only under host_create_prefixes).
     std::string path;
-    Create create = Create::missing_dirs;
     /// Without root only: a missing target is created only when it lies under one of these
     /// absolute prefixes (core::Config::auto_create_prefixes; the old module's /tmp).
     std::vector<std::string> host_create_prefixes;
@@ -46,17 +40,10 @@ struct Target {
     std::optional<std::vector<std::string>> host_prefixes;
 };
 
-/// How the placed mount's propagation is set before it is attached.
-enum class Propagation {
-    private_, ///< neither way (Docker's default for volumes)
-    slave,    ///< mounts made later under the source on the host appear inside, not back
-};
-
 struct BindOptions {
     bool read_only = false;
     bool nosuid = false;
     bool nodev = false;
-    Propagation propagation = Propagation::private_;
     /// Test seam: called in the hook's process after the target was resolved in the namespace
     /// and before the mount is attached (e.g. to kill the container at that moment).
     std::function<void()> before_attach;
@@ -74,31 +61,24 @@ enum class BindMethod {
 /// naming the missing feature and the minimum kernel when openat2 is missing.
 [[nodiscard]] BindMethod choose_bind_method(const KernelFeatures& k);
 
-/// What place_bind did.
-struct PlaceResult {
-    BindMethod method = BindMethod::detached_clone;
-    /// The target was already the root of a mount of this very source (a repeated call): nothing
-    /// was stacked on it.
-    bool already_placed = false;
-};
-
 /// Binds the host directory `host_source` onto `target` in the mount namespace of `process`.
 ///
 /// The source is opened on the host (absolute, no symlink in its last component, a directory).
 /// The target is resolved in a forked child that joined the namespace (this process never
 /// does), with openat2 RESOLVE_IN_ROOT inside target.root, missing directories created per
-/// target.create, and the mount attached to the resolved fd. The mount is private (or slave)
-/// and read-only/nosuid/nodev as asked, all set before it is attached.
+/// the target's rules, and the mount attached to the resolved fd, by choose_bind_method's
+/// method. The mount is private (Docker's default for volumes: no propagation either way) and
+/// read-only/nosuid/nodev as asked, all set before it is attached. When the target already is
+/// the root of a mount of this very source (a repeated call), nothing is stacked on it.
 ///
 /// Needs: root (CAP_SYS_ADMIN), a kernel with openat2; `features` is the probe (a seam for
-/// tests). Returns what was done. Throws core::InputError for a bad path; core::SysError
-/// naming the failing step and path; core::Error when the target is already a mountpoint of
-/// something else, when its mount would propagate the volume to peers (a shared mount), when
-/// a missing host path is not under an auto-create prefix, when the process exited or its pid
-/// was reused, or when the kernel lacks a feature (named, with the minimum kernel).
-/// On any error nothing is left mounted.
-PlaceResult place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
-                       const BindOptions& options = {}, const KernelFeatures& features = probe_kernel_features());
+/// tests). Throws core::InputError for a bad path; core::SysError naming the failing step and
+/// path; core::Error when the target is already a mountpoint of something else, when its mount
+/// would propagate the volume to peers (a shared mount), when a missing host path is not under
+/// an auto-create prefix, when the process exited or its pid was reused, or when the kernel
+/// lacks a feature (named, with the minimum kernel). On any error nothing is left mounted.
+void place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
+                const BindOptions& options = {}, const KernelFeatures& features = probe_kernel_features());
 
 /// One bind of place_binds.
 struct Bind {
@@ -109,8 +89,8 @@ struct Bind {
 
 /// How far place_binds got.
 struct PlaceProgress {
-    std::vector<PlaceResult> done; ///< one per bind placed, in order
-    std::size_t at = 0;            ///< the bind being worked on: after a throw, the one that failed
+    std::size_t placed = 0; ///< binds placed (or found already placed), in order
+    std::size_t at = 0;     ///< the bind being worked on: after a throw, the one that failed
 };
 
 /// place_bind for each of `binds`, in order, with one child process for all of them (one fork

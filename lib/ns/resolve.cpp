@@ -86,13 +86,13 @@ void plan_host_path(const Target& t, std::vector<std::string> comps, ResolvePlan
     const std::string path = absolute("target path", t.path);
     p.display = fmt::format("`{}`", path);
     for (const auto& raw : t.host_create_prefixes) {
-        if (const auto n = covered_by(raw, comps); n && t.create == Create::missing_dirs) {
+        if (const auto n = covered_by(raw, comps)) {
             plan_beneath(raw, *n, comps, p);
             p.create = true;
             return;
         }
     }
-    p.host_path_outside_prefixes = t.create == Create::missing_dirs;
+    p.host_path_outside_prefixes = true;
     if (t.host_prefixes) {
         for (const auto* list : {&*t.host_prefixes, &t.host_create_prefixes}) {
             for (const auto& raw : *list) {
@@ -123,7 +123,7 @@ ResolvePlan plan_resolution(const Target& t) {
         // /proc/self/fd/N-style jumps (a rootfs may hold a procfs).
         p.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
         p.components = std::move(comps);
-        p.create = t.create == Create::missing_dirs;
+        p.create = true;
         p.display = fmt::format("`{}` inside `{}`", t.path, p.base);
     } else {
         plan_host_path(t, std::move(comps), p);

@@ -141,3 +141,19 @@ TEST_CASE("a hook stage reads the same however its arguments are spelled (the ru
     CHECK(extra.status == 2);
     CHECK_THAT(extra.err, Catch::Contains("extra"));
 }
+
+TEST_CASE("a state with a malformed annotation fails the container, whether it asks for volumes or not",
+          "[hook][cli][oci]") {
+    const TempDir dir("dvdi-cli-annotation");
+    write_file(dir / "config.json", R"({"process": {"env": ["PATH=/bin"]}, "root": {"path": "rootfs"}})");
+    const auto state = nlohmann::json{{"ociVersion", "1.0.2"},         {"id", "c1"},
+                                      {"status", "creating"},          {"pid", ::getpid()},
+                                      {"bundle", dir.path().string()}, {"annotations", {{"k", 1}}}}
+                           .dump();
+    for (const std::string stage : {"prestart", "poststop"}) {
+        INFO(stage);
+        const auto r = run({hook_binary().string(), "--config", (dir / "none.json").string(), stage}, {.input = state});
+        CHECK(r.status == 2);
+        CHECK(r.err == "dvdi-hook: error: state.annotations.k: \"1\": must be a string\n");
+    }
+}

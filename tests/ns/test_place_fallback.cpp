@@ -51,8 +51,8 @@ TEST_CASE("place: without open_tree, a plain bind only when the source is visibl
         const auto old_kernel = without(false, false, true);
         ns::BindOptions ro;
         ro.read_only = true;
-        const auto r = ns::place_bind(handle, source.string(), {rootfs.string(), "/data"}, ro, old_kernel);
-        REQUIRE(r.method == ns::BindMethod::plain_bind);
+        REQUIRE(ns::choose_bind_method(old_kernel) == ns::BindMethod::plain_bind);
+        ns::place_bind(handle, source.string(), {rootfs.string(), "/data"}, ro, old_kernel);
         REQUIRE(ns::find_mount((rootfs / "data").string(), c.pid()).has_value());
         REQUIRE_FALSE(ns::find_mount((rootfs / "data").string()).has_value());
         REQUIRE(c.write_file((rootfs / "data" / "x").string()) == EROFS);
@@ -78,23 +78,21 @@ TEST_CASE("place: a host path without a root is created only under the auto-crea
         const auto handle = ns::ProcessHandle::open(c.pid());
         const std::vector<std::string> prefixes{(dir / "allowed").string()};
         const auto made = (dir / "allowed" / "x" / "y").string();
-        ns::place_bind(handle, source.string(), {std::nullopt, made, ns::Create::missing_dirs, prefixes});
+        ns::place_bind(handle, source.string(), {std::nullopt, made, prefixes});
         REQUIRE(ns::find_mount(made, c.pid()).has_value());
         REQUIRE_FALSE(ns::find_mount(made).has_value());
         const auto outside = (dir / "other" / "z").string();
-        REQUIRE_THROWS_WITH(
-            ns::place_bind(handle, source.string(), {std::nullopt, outside, ns::Create::missing_dirs, prefixes}),
-            Catch::Contains("does not exist") && Catch::Contains("auto-create prefixes"));
+        REQUIRE_THROWS_WITH(ns::place_bind(handle, source.string(), {std::nullopt, outside, prefixes}),
+                            Catch::Contains("does not exist") && Catch::Contains("auto-create prefixes"));
         REQUIRE_FALSE(fs::exists(dir / "other"));
         // An existing host path outside the prefixes is fine; a relative one is not.
-        ns::place_bind(handle, source.string(), {std::nullopt, (dir / "exists").string(), ns::Create::never, {}});
+        ns::place_bind(handle, source.string(), {std::nullopt, (dir / "exists").string()});
         REQUIRE(ns::find_mount((dir / "exists").string(), c.pid()).has_value());
         REQUIRE_THROWS_AS(ns::place_bind(handle, source.string(), {std::nullopt, "rel/path"}), core::InputError);
         // A symlink under the prefix cannot send the creation elsewhere.
         fs::create_directory_symlink(dir / "exists", dir / "allowed" / "link");
-        REQUIRE_THROWS(ns::place_bind(
-            handle, source.string(),
-            {std::nullopt, (dir / "allowed" / "link" / "new").string(), ns::Create::missing_dirs, prefixes}));
+        REQUIRE_THROWS(ns::place_bind(handle, source.string(),
+                                      {std::nullopt, (dir / "allowed" / "link" / "new").string(), prefixes}));
         REQUIRE_FALSE(fs::exists(dir / "exists" / "new"));
     });
 }

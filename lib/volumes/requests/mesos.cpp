@@ -163,10 +163,9 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
 
 void read_config(const json& config, std::string_view default_driver, MesosInput& out) {
     detail::require_object(config, "container_config");
-    out.has_config = true;
     out.directory = read_host_path(config, "directory");
     out.rootfs = read_host_path(config, "rootfs");
-    out.user = detail::optional_string(config, "user", "container_config");
+    (void)detail::optional_string(config, "user", "container_config"); // checked, not used
 
     EnvRequests env = parse_env_requests(read_variables(config, out.warnings), default_driver);
     out.requests = std::move(env.requests);

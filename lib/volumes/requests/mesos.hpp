@@ -20,14 +20,10 @@ struct MesosInput {
     std::vector<std::string> container_id_chain;
     /// The container's init process (isolate only); nullopt when absent.
     std::optional<std::int64_t> pid;
-    /// False when the input has no container_config (isolate may omit it): no requests then.
-    bool has_config = false;
     /// container_config.directory: the host sandbox (absolute), when given.
     std::optional<std::string> directory;
     /// container_config.rootfs: the container's root filesystem on the host, when it has one.
     std::optional<std::string> rootfs;
-    /// container_config.user, when given.
-    std::optional<std::string> user;
     /// The DVDI_VOLUME_* variables of command_info.environment (type VALUE) first, then the
     /// DOCKER_VOLUME entries of container_info.volumes, in order; validated together.
     std::vector<Request> requests;
@@ -48,8 +44,8 @@ struct MesosInput {
 /// a relative container path without a sandbox directory or any S1.3 rule.
 [[nodiscard]] MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver);
 
-/// Only container_id and pid of the isolator input; container_config is not read (has_config
-/// false, no requests). For cleanup, which must release a container whatever its config says.
+/// Only container_id and pid of the isolator input; container_config is not read (no
+/// requests). For cleanup, which must release a container whatever its config says.
 /// Throws core::InputError as parse_mesos_input does for those two fields.
 [[nodiscard]] MesosInput parse_mesos_ids(std::string_view text);
 

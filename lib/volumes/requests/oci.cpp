@@ -27,11 +27,10 @@ bool absolute_path(std::string_view p) {
     return p.starts_with('/') && p.find('\0') == std::string_view::npos && is_valid_utf8(p);
 }
 
-std::map<std::string, std::string> read_annotations(const json& doc) {
-    std::map<std::string, std::string> out;
+void check_annotations(const json& doc) {
     const json* a = detail::find(doc, "annotations");
     if (a == nullptr) {
-        return out;
+        return;
     }
     detail::require_object(*a, "state.annotations");
     for (const auto& [key, value] : a->items()) {
@@ -40,9 +39,7 @@ std::map<std::string, std::string> read_annotations(const json& doc) {
             throw input_error(detail::member_path("state.annotations", plain ? key : core::quote(key)),
                               detail::shown(value), "must be a string");
         }
-        out.emplace(key, value.get<std::string>());
     }
-    return out;
 }
 
 // A path from the config, made absolute against `base` and lexically normalised.
@@ -129,12 +126,12 @@ OciState parse_oci_state(std::string_view text) {
     const json doc = detail::parse_json(text, "OCI state");
     detail::require_object(doc, "OCI state");
     OciState s;
-    s.oci_version = detail::required_string(doc, "ociVersion", "state");
+    (void)detail::required_string(doc, "ociVersion", "state");
     s.id = detail::required_string(doc, "id", "state");
     if (!printable_id(s.id)) {
         throw input_error("state.id", s.id, "a container id must be non-empty UTF-8 without '/' or control characters");
     }
-    s.status = detail::required_string(doc, "status", "state");
+    (void)detail::required_string(doc, "status", "state");
     s.bundle = detail::required_string(doc, "bundle", "state");
     if (!absolute_path(s.bundle)) {
         throw input_error("state.bundle", s.bundle, "must be an absolute path");
@@ -142,10 +139,10 @@ OciState parse_oci_state(std::string_view text) {
     if (const auto pid = detail::optional_integer(doc, "pid", "state", 0, INT_MAX); pid && *pid > 0) {
         s.pid = pid;
     }
-    s.annotations = read_annotations(doc);
+    check_annotations(doc);
     // crun sends its root as the config has it: often relative to the bundle ("rootfs").
     if (const auto root = detail::optional_string(doc, "root", "state")) {
-        s.root = absolute_against(s.bundle, *root, "state.root");
+        (void)absolute_against(s.bundle, *root, "state.root");
     }
     return s;
 }

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,22 +11,21 @@
 
 namespace dvdi::volumes {
 
-/// The container state a runtime writes to a hook's stdin (runtime-spec state-schema.json).
+/// What a hook uses of the container state a runtime writes to its stdin (runtime-spec
+/// state-schema.json).
 struct OciState {
-    std::string oci_version;
     std::string id;
-    std::string status; ///< creating|created|running|stopped (crun says "created" in prestart)
     /// Host pid of the container's init; nullopt when absent or 0 (poststop; crun sends 0).
     std::optional<std::int64_t> pid;
     std::string bundle; ///< absolute
-    std::map<std::string, std::string> annotations;
-    std::optional<std::string> root; ///< crun's non-standard rootfs path
 };
 
-/// Reads the state JSON. Requires ociVersion, id (non-empty, no '/' or control characters),
-/// status and bundle (absolute) as strings; pid an integer >= 0; annotations an object of
-/// strings; root (when present) an absolute path. Unknown keys are ignored. Throws
-/// core::InputError naming `state.<key>`, or `OCI state` when the text is not a JSON object.
+/// Reads the state JSON, all of it checked though only id, pid and bundle are kept: requires
+/// ociVersion, id (non-empty, no '/' or control characters), status and bundle (absolute) as
+/// strings; pid an integer >= 0; annotations an object of strings; root (crun's, when present)
+/// a non-empty path. Unknown keys are ignored. Throws core::InputError naming `state.<key>`,
+/// or `OCI state` when the text is not a JSON object: a runtime that sends a malformed state
+/// fails the container.
 [[nodiscard]] OciState parse_oci_state(std::string_view text);
 
 /// What a hook needs from the bundle's config.json.

@@ -23,7 +23,7 @@ TEST_CASE("Mesos input: the table of good and bad cases", "[volumes][requests]")
     }
 }
 
-TEST_CASE("Mesos input: container id, pid, sandbox, rootfs and user", "[volumes][requests]") {
+TEST_CASE("Mesos input: container id, pid, sandbox and rootfs; a user is checked, not kept", "[volumes][requests]") {
     const auto in = volumes::parse_mesos_input(
         R"({"container_id":{"value":"child","parent":{"value":"mid","parent":{"value":"top"}}},"pid":4242,)"
         R"("container_config":{"directory":"/var/lib/mesos/s","rootfs":"/var/lib/mesos/p/rootfs","user":"nobody"}})",
@@ -31,16 +31,17 @@ TEST_CASE("Mesos input: container id, pid, sandbox, rootfs and user", "[volumes]
     CHECK(in.container_id == "top.mid.child");
     CHECK(in.container_id_chain == std::vector<std::string>{"top", "mid", "child"});
     CHECK(in.pid == 4242);
-    CHECK(in.has_config);
     CHECK(in.directory == "/var/lib/mesos/s");
     CHECK(in.rootfs == "/var/lib/mesos/p/rootfs");
-    CHECK(in.user == "nobody");
     CHECK(in.requests.empty());
 
     const auto isolate = volumes::parse_mesos_input(R"({"container_id":{"value":"c"},"pid":1})", "rexray");
     CHECK(isolate.container_id == "c");
-    CHECK_FALSE(isolate.has_config);
     CHECK_FALSE(isolate.directory);
+    CHECK(isolate.requests.empty());
+    CHECK_THROWS_WITH(
+        volumes::parse_mesos_input(R"({"container_id":{"value":"c"},"container_config":{"user":7}})", "x"),
+        "container_config.user: \"7\": must be a string");
 }
 
 TEST_CASE("Mesos input: a relative container path with a rootfs but no directory", "[volumes][requests]") {
@@ -65,7 +66,6 @@ TEST_CASE("Mesos input: parse_mesos_ids reads the id and pid and ignores a bad c
         R"("source":{"type":"DOCKER_VOLUME","docker_volume":{"name":"a/b"}}}]}}})");
     CHECK(in.container_id == "p.c");
     CHECK(in.pid == 7);
-    CHECK_FALSE(in.has_config);
     CHECK(in.requests.empty());
     CHECK_THROWS_AS(volumes::parse_mesos_ids(R"({"pid":7})"), core::InputError);
     CHECK_THROWS_AS(volumes::parse_mesos_ids("{"), core::InputError);

@@ -46,17 +46,13 @@ TEST_CASE("OCI config.json: root.path against the bundle, mount destinations", "
 TEST_CASE("OCI state: runc, crun and poststop forms", "[volumes][requests]") {
     const auto inputs = oci_state_inputs();
     const auto runc = volumes::parse_oci_state(inputs[0]);
-    CHECK(runc.oci_version == "1.0.2");
     CHECK(runc.id == "c1");
-    CHECK(runc.status == "creating");
     CHECK(runc.pid == 4242);
     CHECK(runc.bundle == "/run/b");
-    CHECK(runc.annotations == std::map<std::string, std::string>{{"a", "b"}});
-    CHECK_FALSE(runc.root);
 
-    const auto crun = volumes::parse_oci_state(inputs[1]);
-    CHECK(crun.status == "created");
-    CHECK(crun.root == "/b/rootfs");
+    const auto crun = volumes::parse_oci_state(inputs[1]); // with crun's root
+    CHECK(crun.id == "c1");
+    CHECK(crun.bundle == "/b");
 
     CHECK_FALSE(volumes::parse_oci_state(inputs[2]).pid); // crun poststop: pid 0
     CHECK_FALSE(volumes::parse_oci_state(inputs[3]).pid); // runc poststop: no pid
@@ -78,6 +74,11 @@ TEST_CASE("OCI state: bad input names the field", "[volumes][requests]") {
     CHECK(state_error(R"({"ociVersion":"1","id":"a","status":"x","bundle":"/b","root":""})") ==
           "state.root: \"\": must be a non-empty UTF-8 path");
     // crun sends the root as config.json has it, relative to the bundle.
-    CHECK(volumes::parse_oci_state(R"({"ociVersion":"1","id":"a","status":"created","bundle":"/b","root":"rootfs"})")
-              .root == "/b/rootfs");
+    CHECK_NOTHROW(
+        volumes::parse_oci_state(R"({"ociVersion":"1","id":"a","status":"created","bundle":"/b","root":"rootfs"})"));
+    // Fields the hook does not use are checked all the same: a malformed state fails the container.
+    CHECK(state_error(R"({"id":"a","status":"created","bundle":"/b"})") ==
+          "state.ociVersion: \"\": missing: a string is required");
+    CHECK(state_error(R"({"ociVersion":"1","id":"a","status":3,"bundle":"/b"})") ==
+          "state.status: \"3\": must be a string");
 }
