@@ -73,27 +73,17 @@ void mount_cmd(Globals& g, const VolumeArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     const std::string id = holder_id(r, a.pid);
-    // Without a process this is Node::hold, as for dvdcli: its holder lock makes concurrent
-    // mounts of one volume answer the same mountpoint after one driver Mount.
+    // Node::hold, as for dvdcli: its holder lock makes concurrent mounts of one volume (for one
+    // process and target, with --pid) answer the same mountpoint after one driver Mount.
     if (a.pid == 0) {
         fmt::print("{}\n", ctx.node.hold(id, "manual", r));
         return;
     }
-    if (const auto held = volumes::held_mountpoint(ctx.store->read(), id, r.key())) {
-        fmt::print("{}\n", *held);
-        return;
-    }
-    // A record of an earlier attempt that did not finish goes first.
-    ctx.node.release(id);
     const auto process = ns::ProcessHandle::open(a.pid);
     const auto identity = ns::process_id(a.pid);
     const volumes::ContainerRoot root{volumes::ContainerRoot::Kind::host, "", "", config.auto_create_prefixes};
-    ctx.node.acquire({id, "manual", identity.value_or(ns::ProcessId{})}, {r}, volumes::make_placer(process, root));
-    const auto mountpoint = volumes::held_mountpoint(ctx.store->read(), id, r.key());
-    if (!mountpoint) {
-        throw core::Error(fmt::format("volume {} is not recorded after mounting it (did gc release it?)", r.key()));
-    }
-    fmt::print("{}\n", *mountpoint);
+    fmt::print("{}\n",
+               ctx.node.hold(id, "manual", r, identity.value_or(ns::ProcessId{}), volumes::make_placer(process, root)));
 }
 
 void unmount_cmd(Globals& g, const VolumeArgs& a) {
@@ -101,7 +91,7 @@ void unmount_cmd(Globals& g, const VolumeArgs& a) {
     const auto r = to_request(a, config);
     NodeContext ctx(config);
     const std::string id = holder_id(r, a.pid);
-    if (!(a.pid == 0 ? ctx.node.unhold(id) : ctx.node.release(id))) {
+    if (!ctx.node.unhold(id)) {
         core::log::info("volume {} was not mounted by hand{}", r.key(),
                         a.pid == 0 ? "" : fmt::format(" for process {}", a.pid));
     }

@@ -126,6 +126,59 @@ TEST_CASE("mount --pid --target places the volume in a process; gc releases it w
     });
 }
 
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("concurrent mount --pid of one volume into one process mount and place it once", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    // What a careless script does: the same `mount --pid` four times at once. Without the
+    // holder's lock each call released the others' half-made record and mounted again; now one
+    // Mount, one bind in the process, and every call answers the same mountpoint.
+    const Cleanup remove_target([] {
+        std::error_code ec;
+        fs::remove("/tmp/dvdi-manual-concurrent", ec);
+    });
+    TestPlugin plugin({.behave = {{"VolumeDriver.Mount", "slow:1500"}}});
+    const Cli cli(&plugin);
+    in_private_mount_ns([&] {
+        FakeContainer proc;
+        std::vector<std::future<CommandResult>> calls;
+        for (int i = 0; i < 4; ++i) {
+            calls.push_back(std::async(std::launch::async, [&] {
+                return cli({"mount", "-d", plugin.name(), "--pid", std::to_string(proc.pid()), "--target",
+                            "/tmp/dvdi-manual-concurrent", "shared"});
+            }));
+        }
+        const std::string mountpoint = (plugin.volumes_dir() / "shared").string();
+        for (auto& call : calls) {
+            const auto r = call.get();
+            INFO(r.err);
+            CHECK(r.status == 0);
+            CHECK(r.out == mountpoint + "\n");
+        }
+        CHECK(plugin.calls("VolumeDriver.Mount").size() == 1);
+        const std::string mountinfo = read_file(fmt::format("/proc/{}/mountinfo", proc.pid()));
+        CHECK(count_of(mountinfo, " /tmp/dvdi-manual-concurrent ") == 1);
+        REQUIRE(proc.write_file("/tmp/dvdi-manual-concurrent/from-inside") == 0);
+        REQUIRE(fs::exists(plugin.volumes_dir() / "shared/from-inside"));
+        // One unmount by hand releases it: the driver's one Unmount.
+        REQUIRE(cli({"unmount", "-d", plugin.name(), "--pid", std::to_string(proc.pid()), "--target",
+                     "/tmp/dvdi-manual-concurrent", "shared"})
+                    .status == 0);
+        CHECK(plugin.calls("VolumeDriver.Unmount").size() == 1);
+        CHECK(nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].empty());
+    });
+}
+
 TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and reports the policy", "[hook][manual]") {
     TestPlugin plugin;
     const Cli cli(&plugin);
@@ -160,18 +213,6 @@ TEST_CASE("doctor checks the kernel, config, state dir and every plugin, and rep
     CHECK(r.out.find("FAIL  plugin " + plugin.name()) != std::string::npos);
     CHECK(r.err == "dvdi-hook: error: doctor: 1 check(s) failed\n");
 }
-
-namespace {
-
-std::size_t count_of(const std::string& text, const std::string& part) {
-    std::size_t n = 0;
-    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) {
-        ++n;
-    }
-    return n;
-}
-
-} // namespace
 
 TEST_CASE("doctor: a local data dir that does not exist is said so, and doctor does not create it", "[hook][manual]") {
     const Cli cli;

@@ -34,21 +34,29 @@ std::optional<std::string> held_mountpoint(const State& s, const std::string& ho
     return v->mountpoint;
 }
 
-std::string Node::hold(const std::string& holder, const std::string& runtime, const Request& request) {
+std::string Node::hold(const std::string& holder, const std::string& runtime, const Request& request,
+                       const ProcessId& process, const Placer& place) {
     const auto lock = store_.lock_volume(holder_lock_key(holder));
-    if (auto mountpoint = held_mountpoint(store_.read(Scope{.volumes = {request.key()}, .containers = {holder}}),
-                                          holder, request.key())) {
+    const Scope scope{.volumes = {request.key()}, .containers = {holder}};
+    if (auto mountpoint = held_mountpoint(store_.read(scope), holder, request.key())) {
         return *mountpoint;
     }
     // A record left half done (a holder killed while mounting) is released first, so that the
     // acquire below starts clean.
     release(holder);
-    std::string mountpoint;
-    acquire({holder, runtime, ProcessId{}}, {request}, place_each([&](const Request&, const std::string& mp) {
-                mountpoint = mp;
-                return mp;
-            }));
-    return mountpoint;
+    if (!place) {
+        std::string mountpoint;
+        acquire({holder, runtime, ProcessId{}}, {request}, place_each([&](const Request&, const std::string& mp) {
+                    mountpoint = mp;
+                    return mp;
+                }));
+        return mountpoint;
+    }
+    acquire({holder, runtime, process}, {request}, place);
+    if (auto mountpoint = held_mountpoint(store_.read(scope), holder, request.key())) {
+        return *mountpoint;
+    }
+    throw core::Error(fmt::format("volume {} is not recorded after mounting it (did gc release it?)", request.key()));
 }
 
 bool Node::unhold(const std::string& holder) {

@@ -84,10 +84,13 @@ class Node {
 
     /// "Ensure mounted" for a holder that is not a container (dvdcli, a person): when `holder`
     /// already holds the request's volume, returns its recorded mountpoint without calling the
-    /// driver; otherwise acquires it for `holder` (runtime `runtime`, no process, nothing
-    /// placed) and returns the driver's mountpoint. Calls for the same holder are serialised
-    /// across processes, so two concurrent calls mount once. Throws what acquire throws.
-    std::string hold(const std::string& holder, const std::string& runtime, const Request& request);
+    /// driver; otherwise acquires it for `holder` (runtime `runtime`) and returns the driver's
+    /// mountpoint. With no `place`, there is no process and nothing is placed; with one (`dvdi-hook
+    /// mount --pid`), the volume is placed with it and recorded as held by `process`. Calls for
+    /// the same holder are serialised across processes, so two concurrent calls mount (and place)
+    /// once. Throws what acquire throws.
+    std::string hold(const std::string& holder, const std::string& runtime, const Request& request,
+                     const ProcessId& process = {}, const Placer& place = {});
 
     /// "Ensure unmounted": releases what `holder` holds, serialised with hold(). Returns false
     /// when it held nothing.
