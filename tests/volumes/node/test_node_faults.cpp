@@ -373,10 +373,14 @@ TEST_CASE("a full disk or a read-only state dir during an acquire: a clear error
         // start refuses even that, before anything else is done.
         const bool lock_refused = at_start && !full_disk;
         REQUIRE(error.find(dir + (lock_refused ? "/locks" : "/state.db")) != std::string::npos);
+        // A full tmpfs still takes writes into the unused end of a file's last page: a WAL
+        // frame of a 1 KiB page may fit there, so the first write to fail after the Mount is
+        // the Mount's record or, when it fitted, the placements'. (That the Mount's record
+        // failing unmounts it again is pinned by the newer-schema test above.)
+        const bool mount_record_failed = error.starts_with("volume " + rig.driver() + "/v1 (test v1): ");
         if (at_start) {
             REQUIRE(rig.plugin.calls("VolumeDriver.Mount").empty());
-        } else if (when == Step::after_mount) {
-            REQUIRE(error.starts_with("volume " + rig.driver() + "/v1 (test v1): "));
+        } else if (when == Step::after_mount && mount_record_failed) {
             REQUIRE(error.find("unmounted it again") != std::string::npos);
         } else {
             // Mounted, recorded and placed: the release that follows cannot write either, so
@@ -385,7 +389,7 @@ TEST_CASE("a full disk or a read-only state dir during an acquire: a clear error
             REQUIRE(error.find("gc finishes it") != std::string::npos);
         }
         check_no_unrecorded_mount(rig, rig.state());
-        if (when != Step::after_place) {
+        if (at_start || mount_record_failed) {
             REQUIRE(plugin_mounts(rig.plugin) == "{}");
         }
 

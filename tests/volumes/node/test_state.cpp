@@ -135,6 +135,7 @@ TEST_CASE("the state round-trips through the database, of the current schema ver
     const auto db = (dir / "state/state.db").string();
     CHECK(test::sql(db, "PRAGMA user_version") == "2");
     CHECK(test::sql(db, "PRAGMA journal_mode") == "wal");
+    CHECK(test::sql(db, "PRAGMA page_size") == "1024"); // small rows: small pages (state_db.cpp)
     CHECK(test::sql(db, "SELECT status FROM volumes WHERE name = 'v2'") == "mounting");
     // state.json points at it, in a form version 1 refuses.
     const auto pointer = nlohmann::json::parse(read_file(dir / "state/state.json"));
