@@ -456,6 +456,13 @@ void StateDb::put(const StateChanges& changes) {
 }
 
 void build_state_db(const std::string& path, const State& state, const std::string& migrated_from) {
+    // SQLite would create it 0644, and its -wal, -shm and -journal files take its mode: the
+    // state names every tenant's containers and volumes, so it is root's alone, whatever the
+    // state dir's mode (0755 is allowed). An empty file is an empty database.
+    if (const core::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        !fd) {
+        core::throw_errno("create", path);
+    }
     {
         StateDb db(path, StateDb::Open::create);
         db.exec("PRAGMA page_size = 1024; PRAGMA journal_mode = DELETE");

@@ -3,6 +3,7 @@
 // test_state_migration.cpp.)
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,14 @@ TEST_CASE("the state round-trips through the database, of the current schema ver
     CHECK(test::sql(db, "PRAGMA user_version") == "2");
     CHECK(test::sql(db, "PRAGMA journal_mode") == "wal");
     CHECK(test::sql(db, "PRAGMA page_size") == "1024"); // small rows: small pages (state_db.cpp)
+    // What a local user would read in a 0755 state dir: every tenant's containers and volumes.
+    // The database and the files SQLite makes beside it while the store is open are root's alone.
+    for (const char* file : {"state.db", "state.db-wal", "state.db-shm"}) {
+        INFO(file);
+        struct stat st {};
+        REQUIRE(::stat((dir / "state" / file).c_str(), &st) == 0);
+        CHECK((st.st_mode & 07777) == 0600);
+    }
     CHECK(test::sql(db, "SELECT status FROM volumes WHERE name = 'v2'") == "mounting");
     // state.json points at it, in a form version 1 refuses.
     const auto pointer = nlohmann::json::parse(read_file(dir / "state/state.json"));
