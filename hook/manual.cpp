@@ -116,7 +116,9 @@ void list_cmd(Globals& g, bool json) {
     const auto& config = g.config();
     const auto state = volumes::open_state_store(config.state_dir)->read();
     if (json) {
-        fmt::print("{}\n", nlohmann::json(state).dump(2));
+        nlohmann::json out = state;
+        out["node"] = core::node_name(config); // what the mount IDs begin with
+        fmt::print("{}\n", out.dump(2));
         return;
     }
     print_table(state);

@@ -1,8 +1,10 @@
 #include "lib/core/config.hpp"
 
 #include <fnmatch.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <fstream>
@@ -191,7 +193,30 @@ void read_driver_policy(Reader& r, std::map<std::string, DriverPolicy>& out) {
     }
 }
 
+bool node_name_char(char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
+}
+
+bool is_node_name(std::string_view name) {
+    return !name.empty() && name.size() <= 253 && std::isalnum(static_cast<unsigned char>(name.front())) != 0 &&
+           std::all_of(name.begin(), name.end(), node_name_char);
+}
+
 } // namespace
+
+std::string node_name(const Config& c) {
+    if (!c.node_name.empty()) {
+        return c.node_name;
+    }
+    struct utsname u {};
+    std::string name = ::uname(&u) == 0 ? u.nodename : "";
+    for (char& ch : name) {
+        if (!node_name_char(ch)) {
+            ch = '_';
+        }
+    }
+    return name.empty() ? "localhost" : name;
+}
 
 const LocalVolumeDefinition* find_local_volume(const Config& c, std::string_view volume) {
     const std::string name(volume);
@@ -238,6 +263,11 @@ Config parse_config(std::string_view text, std::string_view origin) {
     }
     read_local_volumes(r, c.local_volumes);
     read_driver_policy(r, c.driver_policy);
+    r.string("node_name", c.node_name);
+    if (!c.node_name.empty() && !is_node_name(c.node_name)) {
+        throw InputError(r.field("node_name"), c.node_name,
+                         "must be at most 253 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+    }
     r.boolean("syslog", c.syslog);
     r.string("log_level", c.log_level);
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" && c.log_level != "error") {
@@ -304,6 +334,7 @@ void to_json(nlohmann::json& j, const Config& c) {
         {"allowed_drivers", c.allowed_drivers},
         {"local_volumes", local_volumes},
         {"driver_policy", policies},
+        {"node_name", c.node_name},
         {"syslog", c.syslog},
         {"log_level", c.log_level},
     };

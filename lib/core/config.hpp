@@ -65,6 +65,10 @@ struct Config {
     std::vector<LocalVolumeDefinition> local_volumes;
     /// Per plugin driver: the option keys tenants may pass, the allowed mountpoint prefixes.
     std::map<std::string, DriverPolicy> driver_policy;
+    /// This node's name, in the mount IDs it gives drivers and in `list --json`, so that a
+    /// plugin's or an operator's view of a cluster tells which node holds a mount. Empty: the
+    /// host name (node_name()).
+    std::string node_name;
     /// Also log to syslog.
     bool syslog = true;
     std::string log_level = "info";
@@ -79,6 +83,10 @@ struct Config {
 [[nodiscard]] Config load_config(const std::string& path, bool must_exist);
 
 void to_json(nlohmann::json& j, const Config& c);
+
+/// The node's name: `c.node_name`, or else the host name with any character outside
+/// [A-Za-z0-9._-] replaced by `_` ("localhost" when it has none).
+[[nodiscard]] std::string node_name(const Config& c);
 
 /// The definition `volume` matches in `c.local_volumes` (the first), or null.
 [[nodiscard]] const LocalVolumeDefinition* find_local_volume(const Config& c, std::string_view volume);

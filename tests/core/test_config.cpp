@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,7 @@ TEST_CASE("an empty config object gives every default of SPEC S5", "[core][confi
     CHECK(c.allowed_drivers.empty());
     CHECK(c.syslog);
     CHECK(c.log_level == "info");
+    CHECK(c.node_name.empty()); // the host name, by node_name()
 }
 
 TEST_CASE("every key can be set and survives to_json", "[core][config]") {
@@ -31,7 +34,7 @@ TEST_CASE("every key can be set and survives to_json", "[core][config]") {
         "plugin_socket_dirs": ["/p/s"], "plugin_spec_dirs": ["/p/a", "/p/b"],
         "timeouts": {"connect": 0.5, "create": 7, "mount": 8, "other": 9, "retry_budget": 2},
         "auto_create_prefixes": ["/tmp", "/mnt"], "allowed_drivers": ["local", "rexray"],
-        "syslog": false, "log_level": "debug"})";
+        "node_name": "agent-7.dc1", "syslog": false, "log_level": "debug"})";
     const Config c = parse_config(text, "test.json");
     CHECK(c.default_driver == "local");
     CHECK(c.timeouts.connect == 500ms);
@@ -43,6 +46,8 @@ TEST_CASE("every key can be set and survives to_json", "[core][config]") {
     CHECK(again.timeouts.connect == 500ms);
     CHECK(again.plugin_spec_dirs == c.plugin_spec_dirs);
     CHECK(again.auto_create_prefixes == c.auto_create_prefixes);
+    CHECK(again.node_name == "agent-7.dc1");
+    CHECK(node_name(again) == "agent-7.dc1");
 }
 
 TEST_CASE("config errors name the file, the key, the value and the rule", "[core][config]") {
@@ -64,6 +69,10 @@ TEST_CASE("config errors name the file, the key, the value and the rule", "[core
         {R"({"allowed_drivers": ["ok", "a/b"]})", "c.json: allowed_drivers: \"a/b\""},
         {R"({"syslog": "yes"})", "c.json: syslog: "},
         {R"({"log_level": "loud"})", "c.json: log_level: \"loud\""},
+        // The node's name goes into every mount ID a plugin sees: no separator, no path.
+        {R"({"node_name": "a:b"})", "c.json: node_name: \"a:b\": must be at most 253 characters"},
+        {R"({"node_name": "../x"})", "c.json: node_name: \"../x\": must be"},
+        {R"({"node_name": "-x"})", "c.json: node_name: \"-x\": must be"},
         {R"([1, 2])", "c.json: \"[1,2]\": the configuration must be a JSON object"},
         {R"({"state_dir": )", "c.json: "},
     };
@@ -131,4 +140,18 @@ TEST_CASE("the operator's tenant policy: local_volumes, driver_policy, host_path
           "c.json: driver_policy.x.mountpoint_prefixes: \"rel\": must be an absolute path");
     CHECK(error(R"({"host_path_prefixes": ["etc"]})") ==
           "c.json: host_path_prefixes: \"etc\": must be an absolute path");
+}
+
+TEST_CASE("the node's name defaults to the host name, made safe for a mount ID", "[core][config]") {
+    const std::string name = node_name(Config{});
+    REQUIRE_FALSE(name.empty());
+    CHECK(name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+          std::string::npos);
+    char host[256] = {};
+    REQUIRE(::gethostname(host, sizeof host - 1) == 0);
+    if (std::string(host).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+        std::string::npos) {
+        CHECK(name == host);
+    }
+    CHECK(node_name(parse_config(R"({"node_name": "n1"})", "c.json")) == "n1");
 }

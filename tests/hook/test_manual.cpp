@@ -2,6 +2,7 @@
 // through the built binary.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <future>
 
 #include <catch2/catch.hpp>
@@ -84,6 +85,30 @@ TEST_CASE("concurrent mounts by hand of one volume all answer its mountpoint; th
     REQUIRE(unmounts.size() == 1);
     CHECK(unmounts.at(0)["body"]["ID"] == mounts.at(0)["body"]["ID"]);
     CHECK(plugin.mounts() == nlohmann::json::object());
+}
+
+TEST_CASE("the plugin and list --json tell which node and which holder took a mount", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    // Without node_name: the host name.
+    CHECK(nlohmann::json::parse(cli({"list", "--json"}).out)["node"] == core::node_name(core::Config{}));
+    auto c = core::parse_config(read_file(cli.config), "config");
+    c.node_name = "agent-a";
+    write_file(cli.config, nlohmann::json(c).dump());
+    REQUIRE(cli({"mount", "-d", plugin.name(), "traced"}).status == 0);
+    const auto mounts = plugin.calls("VolumeDriver.Mount");
+    REQUIRE(mounts.size() == 1);
+    const std::string id = mounts.at(0)["body"]["ID"];
+    // The holder is "manual:DRIVER/NAME": its first 12 characters, ':' and '/' made '_'.
+    std::string holder = fmt::format("manual:{}/traced", plugin.name()).substr(0, 12);
+    std::replace_if(
+        holder.begin(), holder.end(), [](char ch) { return ch == ':' || ch == '/'; }, '_');
+    CHECK(id.starts_with("agent-a:" + holder + ":"));
+    const auto listed = nlohmann::json::parse(cli({"list", "--json"}).out);
+    CHECK(listed["node"] == "agent-a");
+    CHECK(listed["volumes"].at(0)["mount_id"] == id);
+    REQUIRE(cli({"unmount", "-d", plugin.name(), "traced"}).status == 0);
+    CHECK(plugin.calls("VolumeDriver.Unmount").at(0)["body"]["ID"] == id);
 }
 
 TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {

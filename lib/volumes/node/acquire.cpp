@@ -195,7 +195,7 @@ std::vector<Node::Row> Node::record_intents(const ContainerRef& container, const
                 row.mountpoint = v->mountpoint;
                 continue;
             }
-            row.mount_id = new_mount_id();
+            row.mount_id = new_mount_id(settings_.node, container.id);
             s.volumes.push_back(VolumeRecord{
                 row.key, row.mount_id, "", r.options, VolumeStatus::mounting, {}, self, "", std::time(nullptr)});
         }

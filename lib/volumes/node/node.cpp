@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <ctime>
 #include <optional>
@@ -30,19 +31,28 @@ void erase_user(VolumeRecord& v, const std::string& id) {
 
 } // namespace
 
-std::string new_mount_id() {
+std::string new_mount_id(std::string_view node, std::string_view container) {
     unsigned char bytes[32];
+    const std::size_t want = node.empty() ? sizeof bytes : 16;
     std::size_t got = 0;
-    while (got < sizeof bytes) {
-        const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    while (got < want) {
+        const ssize_t n = ::getrandom(bytes + got, want - got, 0);
         if (n < 0 && errno != EINTR) {
             core::throw_errno("getrandom");
         }
         got += n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     std::string id;
-    for (const unsigned char b : bytes) {
-        id += fmt::format("{:02x}", b);
+    if (!node.empty()) {
+        id = fmt::format("{}:", node);
+        for (const char ch : container.substr(0, 12)) {
+            const bool plain = std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
+            id += plain ? ch : '_';
+        }
+        id += ':';
+    }
+    for (std::size_t i = 0; i < want; ++i) {
+        id += fmt::format("{:02x}", bytes[i]);
     }
     return id;
 }
@@ -50,7 +60,8 @@ std::string new_mount_id() {
 NodeSettings NodeSettings::from(const core::Config& config) {
     const auto& t = config.timeouts;
     return NodeSettings{.mountpoints = MountpointPolicy(config),
-                        .mount_window = t.create + t.mount + 2 * t.retry_budget};
+                        .mount_window = t.create + t.mount + 2 * t.retry_budget,
+                        .node = core::node_name(config)};
 }
 
 Node::Node(StateStore& store, DriverSet& drivers, StepObserver observer, NodeSettings settings)

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/core/config.hpp"
@@ -53,6 +54,8 @@ struct NodeSettings {
     /// the hook that sent it died: the Create and Mount deadlines and two retry budgets
     /// (core::Timeouts). Within it a refused Unmount does not prove that nothing was mounted.
     std::chrono::milliseconds mount_window{120'000 + 120'000 + 2 * 30'000};
+    /// The node's name (core::node_name()), in the mount IDs it makes. Empty: IDs without it.
+    std::string node;
 
     [[nodiscard]] static NodeSettings from(const core::Config& config);
 };
@@ -145,7 +148,11 @@ class Node {
 [[nodiscard]] std::optional<std::string> held_mountpoint(const State& s, const std::string& holder,
                                                          const VolumeKey& key);
 
-/// A fresh mount ID: 64 hex digits from the kernel's random source, as Docker makes them.
-[[nodiscard]] std::string new_mount_id();
+/// A fresh mount ID, unique whoever asks: `NODE:CONTAINER:RANDOM`, the node's name, the first 12
+/// characters of the container (or holder) that mounts it first (characters outside
+/// [A-Za-z0-9._-] as `_`), and 32 hex digits (128 bits) from the kernel's random source, so that
+/// a plugin's view of a cluster tells which node and which container took a mount. Docker makes
+/// them 64 hex digits; plugins take them as opaque strings. With no node: the 64 hex digits.
+[[nodiscard]] std::string new_mount_id(std::string_view node = {}, std::string_view container = {});
 
 } // namespace dvdi::volumes

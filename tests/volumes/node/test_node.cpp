@@ -61,6 +61,28 @@ struct Fixture {
 
 } // namespace
 
+TEST_CASE("a mount ID names the node and the container that took the mount", "[volumes][node]") {
+    // What a plugin's view of a cluster shows: which node and which container holds a mount.
+    MemoryStateStore store;
+    FakeDriverSet drivers;
+    NodeSettings settings;
+    settings.node = "agent-2";
+    Node node{store, drivers, {}, settings};
+    RecordingPlacer placer;
+    // A Mesos container ID or a holder may carry any character: none reaches the ID unescaped.
+    node.acquire(ctr("3f2a9c0b-1d2e/x:y"), {req("rexray", "v1")}, placer.placer());
+    node.acquire(ctr("second"), {req("rexray", "v1")}, placer.placer());
+    const std::string id = store.read().volumes.at(0).mount_id;
+    CHECK(id.starts_with("agent-2:3f2a9c0b-1d2:"));
+    const std::string random = id.substr(std::string("agent-2:3f2a9c0b-1d2:").size());
+    CHECK(random.size() == 32);
+    CHECK(random.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(drivers["rexray"].count("Mount v1 " + id) == 1);
+    CHECK(new_mount_id("agent-2", "c/../x:y").starts_with("agent-2:c_.._x_y:"));
+    CHECK(new_mount_id("n", "c") != new_mount_id("n", "c"));
+    CHECK(new_mount_id().size() == 64); // no node: Docker's form
+}
+
 TEST_CASE("the first user mounts, later users share, the last one unmounts with the same ID", "[volumes][node]") {
     Fixture f;
     f.node.acquire(ctr("c1"), {req("rexray", "v1")}, f.placer.placer());
