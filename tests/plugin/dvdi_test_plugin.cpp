@@ -25,6 +25,14 @@
 //     --behave METHOD=BEHAVIOUR   the same, from the command line (the control file wins)
 //     --socket-delay MS   start listening only after MS milliseconds
 //     --scope local|global        what Capabilities answers
+//     --controller DIR    one of several agents' plugins sharing a storage controller
+//                         (tests/plugin/controller.hpp): the volumes are DIR/volumes/NAME, Mount
+//                         and Unmount attach and detach through DIR/controller.json, Path answers
+//                         a Mountpoint only while the volume is attached to this agent; Create's
+//                         Opts {"attach": "multi"} make a multi-attach volume (default single)
+//     --agent NAME        this plugin's agent (with --controller)
+//     --preempt 0|1       REX-Ray's preempt (with --controller): a Mount of a single-attach volume
+//                         attached to another agent takes it away instead of failing
 //
 // Behaviours: ok (default), 404 (`404 page not found`, as Go's mux), 500 (500 with Err), 200err
 // (200 with Err set), empty (200 without a body), garbage (200 with a body that is not JSON),
@@ -67,6 +75,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -91,6 +100,9 @@ struct Args {
     std::map<std::string, std::string> behave;
     int socket_delay_ms = 0;
     std::string scope = "local";
+    fs::path controller;
+    std::string agent;
+    bool preempt = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -121,10 +133,19 @@ Args parse_args(int argc, char** argv) {
             a.socket_delay_ms = std::stoi(v);
         else if (flag == "--scope")
             a.scope = v;
+        else if (flag == "--controller")
+            a.controller = v;
+        else if (flag == "--agent")
+            a.agent = v;
+        else if (flag == "--preempt")
+            a.preempt = v == "1";
         else if (flag == "--behave" && v.find('=') != std::string::npos)
             a.behave[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
         else
             throw core::Error("unknown flag " + flag);
+    }
+    if (!a.controller.empty() && a.agent.empty()) {
+        throw core::Error("--controller needs --agent");
     }
     if (a.root.empty() || a.socket.empty() == a.tcp.empty()) {
         throw core::Error("usage: dvdi-test-plugin --root DIR (--socket PATH | --tcp ADDR:PORT) [...]");
@@ -366,7 +387,11 @@ int main(int argc, char** argv) {
         ::sigaction(SIGINT, &sa, nullptr);
         ::signal(SIGPIPE, SIG_IGN);
         fs::create_directories(args.root);
-        test::plugin::PluginState state(args.root, args.scope);
+        std::optional<test::plugin::ControllerOptions> controller;
+        if (!args.controller.empty()) {
+            controller = test::plugin::ControllerOptions{args.controller, args.agent, args.preempt};
+        }
+        test::plugin::PluginState state(args.root, args.scope, controller);
         for (int waited = 0; waited < args.socket_delay_ms && !g_stop; waited += 10) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }

@@ -28,11 +28,15 @@ std::string str(const nlohmann::json& j, const char* key) {
 } // namespace
 
 bool PluginState::exists(const std::string& name) const {
-    return fs::is_directory(root_ / name);
+    return fs::is_directory(volumes_ / name);
 }
 
-PluginState::PluginState(std::filesystem::path root, std::string scope)
-    : root_(std::move(root)), scope_(std::move(scope)) {
+PluginState::PluginState(std::filesystem::path root, std::string scope, std::optional<ControllerOptions> controller)
+    : root_(std::move(root)), volumes_(root_), scope_(std::move(scope)) {
+    if (controller) {
+        controller_.emplace(std::move(*controller));
+        volumes_ = controller_->volumes_dir();
+    }
     save_mounts(); // a restarted plugin has forgotten every mount ID
 }
 
@@ -51,9 +55,12 @@ void PluginState::save_mounts() {
 }
 
 Answer PluginState::create(const std::string& name, const nlohmann::json& opts) {
-    fs::create_directories(root_ / name);
+    if (controller_ && !exists(name)) {
+        controller_->define(name, opts);
+    }
+    fs::create_directories(volumes_ / name);
     if (opts.is_object() && !opts.empty()) {
-        std::ofstream(root_ / ("." + name + ".opts.json")) << opts.dump() << "\n";
+        std::ofstream(volumes_ / ("." + name + ".opts.json")) << opts.dump() << "\n";
     }
     return {200, {{"Err", ""}}};
 }
@@ -67,8 +74,8 @@ Answer PluginState::remove(const std::string& name) {
             return error("volume " + name + " is mounted (ID " + id + ")");
         }
     }
-    fs::remove_all(root_ / name);
-    fs::remove(root_ / ("." + name + ".opts.json"));
+    fs::remove_all(volumes_ / name);
+    fs::remove(volumes_ / ("." + name + ".opts.json"));
     return {200, {{"Err", ""}}};
 }
 
@@ -76,21 +83,37 @@ Answer PluginState::mount(const std::string& name, const std::string& id) {
     if (!exists(name)) {
         return error("no such volume: " + name);
     }
+    if (controller_) {
+        if (auto refused = controller_->attach(name, id); !refused.empty()) {
+            return error(std::move(refused));
+        }
+    }
     ++mounts_[name][id];
-    std::ofstream(root_ / name / kMountedMarker) << "mounted\n";
+    if (!controller_) {
+        std::ofstream(volumes_ / name / kMountedMarker) << "mounted\n";
+    }
     save_mounts();
-    return {200, {{"Mountpoint", (root_ / name).string()}, {"Err", ""}}};
+    return {200, {{"Mountpoint", (volumes_ / name).string()}, {"Err", ""}}};
 }
 
 Answer PluginState::unmount(const std::string& name, const std::string& id) {
+    if (controller_) {
+        // The controller is the truth: an attachment another agent's Mount took away is gone
+        // even though this instance counted it.
+        if (auto refused = controller_->detach(name, id); !refused.empty()) {
+            mounts_[name].erase(id);
+            save_mounts();
+            return error(std::move(refused));
+        }
+    }
     auto& n = mounts_[name][id];
     if (n <= 0) {
         return error("Unmount of " + name + " with ID " + id + " without a matching Mount");
     }
     --n;
-    if (!mounted(name)) {
+    if (!controller_ && !mounted(name)) {
         std::error_code ec;
-        fs::remove(root_ / name / kMountedMarker, ec);
+        fs::remove(volumes_ / name / kMountedMarker, ec);
     }
     save_mounts();
     return {200, {{"Err", ""}}};
@@ -109,13 +132,13 @@ Answer PluginState::get(const std::string& name) {
     // No CreatedAt: dockerd cannot decode "" there (the protocol reference, section 4).
     return {
         200,
-        {{"Volume", {{"Name", name}, {"Mountpoint", (root_ / name).string()}, {"Status", nlohmann::json::object()}}},
+        {{"Volume", {{"Name", name}, {"Mountpoint", (volumes_ / name).string()}, {"Status", nlohmann::json::object()}}},
          {"Err", ""}}};
 }
 
 Answer PluginState::list() {
     nlohmann::json vols = nlohmann::json::array();
-    for (const auto& e : fs::directory_iterator(root_)) {
+    for (const auto& e : fs::directory_iterator(volumes_)) {
         const auto name = e.path().filename().string();
         if (e.is_directory() && name.front() != '.') {
             vols.push_back({{"Name", name}, {"Mountpoint", e.path().string()}});
@@ -163,7 +186,8 @@ Answer PluginState::handle(const std::string& method, const nlohmann::json& requ
         if (!exists(name)) {
             return error("no such volume: " + name);
         }
-        return {200, {{"Mountpoint", mounted(name) ? (root_ / name).string() : ""}, {"Err", ""}}};
+        const bool here = controller_ ? controller_->attached_here(name) : mounted(name);
+        return {200, {{"Mountpoint", here ? (volumes_ / name).string() : ""}, {"Err", ""}}};
     }
     return {404, nullptr};
 }

@@ -4,10 +4,13 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/plugin/controller.hpp"
 
 namespace dvdi::test::plugin {
 
@@ -24,7 +27,11 @@ struct Answer {
 class PluginState {
   public:
     /// Forgets every mount ID an earlier instance had, as a restarted in-memory plugin does.
-    PluginState(std::filesystem::path root, std::string scope);
+    /// With a controller (a simulated cluster), the volumes are the controller's, shared with
+    /// the other agents' plugins: Mount and Unmount attach and detach through it, and Path
+    /// answers a Mountpoint only while the volume is attached to this agent. `root` keeps this
+    /// instance's own files (.mounts.json).
+    PluginState(std::filesystem::path root, std::string scope, std::optional<ControllerOptions> controller = {});
 
     /// A file in the volume's directory from its first Mount until an Unmount leaves no ID
     /// holding it: what a container sees through the volume tells whether the volume is
@@ -48,8 +55,10 @@ class PluginState {
     [[nodiscard]] bool mounted(const std::string& name) const;
 
     std::mutex mutex_;
-    std::filesystem::path root_;
+    std::filesystem::path root_;    ///< this instance's files
+    std::filesystem::path volumes_; ///< where the volumes are: root_, or the controller's
     std::string scope_;
+    std::optional<Controller> controller_;
     std::map<std::string, std::map<std::string, int>> mounts_;
 };
 

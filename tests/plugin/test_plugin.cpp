@@ -44,7 +44,7 @@ TestPlugin::TestPlugin(TestPluginOptions options)
 void TestPlugin::start() {
     std::vector<std::string> args = {plugin_binary().string(),
                                      "--root",
-                                     volumes_dir().string(),
+                                     (dir_ / "volumes").string(),
                                      "--ready",
                                      (dir_ / "ready").string(),
                                      "--record",
@@ -59,6 +59,10 @@ void TestPlugin::start() {
         args.insert(args.end(), {"--tcp", "127.0.0.1:0"});
     } else {
         args.insert(args.end(), {"--socket", socket_path().string()});
+    }
+    if (!options_.controller.empty()) {
+        args.insert(args.end(), {"--controller", options_.controller.string(), "--agent", options_.agent, "--preempt",
+                                 options_.preempt ? "1" : "0"});
     }
     for (const auto& [method, behaviour] : options_.behave) {
         args.insert(args.end(), {"--behave", method + "=" + behaviour});
@@ -206,7 +210,7 @@ std::vector<nlohmann::json> TestPlugin::calls(const std::string& method) const {
 }
 
 nlohmann::json TestPlugin::mounts() const {
-    const auto path = volumes_dir() / ".mounts.json";
+    const auto path = dir_ / "volumes" / ".mounts.json"; // this instance's, with a controller too
     return fs::exists(path) ? nlohmann::json::parse(read_file(path)) : nlohmann::json::object();
 }
 

@@ -26,6 +26,12 @@ struct TestPluginOptions {
     std::map<std::string, std::string> behave; ///< METHOD (or "*") -> behaviour, from the start
     std::chrono::milliseconds socket_delay{0}; ///< listen only after this long
     std::string scope = "local";
+    /// Set: one agent's plugin of a simulated cluster, sharing this storage controller's
+    /// directory with the other agents' (tests/plugin/controller.hpp); volumes_dir() is then
+    /// the controller's.
+    fs::path controller;
+    std::string agent;    ///< with controller
+    bool preempt = false; ///< with controller: REX-Ray's preempt
     /// Wait in the constructor until the plugin listens (false with socket_delay, usually).
     bool wait_ready = true;
 };
@@ -45,7 +51,9 @@ class TestPlugin {
     [[nodiscard]] fs::path socket_path() const { return dir_ / "plugins" / (options_.name + ".sock"); }
     [[nodiscard]] fs::path socket_dir() const { return dir_ / "plugins"; }
     [[nodiscard]] fs::path spec_dir() const { return dir_ / "specs"; }
-    [[nodiscard]] fs::path volumes_dir() const { return dir_ / "volumes"; }
+    [[nodiscard]] fs::path volumes_dir() const {
+        return options_.controller.empty() ? dir_ / "volumes" : options_.controller / "volumes";
+    }
     /// The address it listens on (after wait_ready): `unix:///...` or `tcp://127.0.0.1:PORT`.
     [[nodiscard]] std::string address() const;
     [[nodiscard]] pid_t pid() const { return pid_; }
