@@ -280,4 +280,15 @@ TEST_CASE("the hooks of a container without volumes open no state, and create no
     CHECK(asked.status == 0);
     CHECK_THAT(asked.err, Catch::Contains("container c2 holds no volumes on this node"));
     CHECK(read_file(state_dir / "state.db") == db_before);
+
+    // With its bundle there, the no-volume hooks do not open the state at all: not even a
+    // database they could not read stops them.
+    write_file(state_dir / "state.db", "not a database");
+    const auto files = test::listing(state_dir);
+    CHECK(run(node.hook("prestart"), {.input = oci_state("c3", novol, "creating")}).status == 0);
+    CHECK(run(node.hook("poststop"), {.input = oci_state("c3", novol, "stopped")}).status == 0);
+    CHECK(read_file(state_dir / "state.db") == "not a database");
+    CHECK(test::listing(state_dir) == files);
+    // (A hook that does open it says so: the database is damaged.)
+    CHECK(run(node.hook("poststop"), {.input = oci_state("c3", node.dir / "gone", "stopped")}).status == 1);
 }

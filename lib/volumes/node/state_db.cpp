@@ -27,6 +27,7 @@
 #include "lib/volumes/node/state_db.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -284,10 +285,41 @@ class StateDb::Rows final : public RowSource {
     StateDb& db_;
 };
 
+namespace {
+
+// A database restored by hand may be anyone's and of any mode. Root acts on its records: one
+// that another user owns or may write is refused; one that others may read (a `cp` under umask
+// 022) is made root's alone again, as build_state_db made it.
+void check_file(const std::string& path) {
+    const core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
+        core::throw_errno("open", path);
+    }
+    if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        throw core::Error(fmt::format("state database `{}` is owned by uid {} with mode {:04o}: it must be root's "
+                                      "and writable by root only; it is left as it is",
+                                      path, st.st_uid, st.st_mode & 07777));
+    }
+    if ((st.st_mode & (S_IRGRP | S_IROTH | S_IXGRP | S_IXOTH)) != 0) {
+        if (::fchmod(fd.get(), 0600) == 0) {
+            core::log::info("state database {}: mode {:04o} made 0600 (it names every container's volumes)", path,
+                            st.st_mode & 07777);
+        } else if (errno != EROFS) {
+            core::throw_errno("chmod", path);
+        }
+    }
+}
+
+} // namespace
+
 StateDb::StateDb(std::string path, Open mode) : path_(std::move(path)) {
     // Before SQLite initialises, once per process (see the top of this file).
     static const int no_bulk_page_cache = sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
     (void)no_bulk_page_cache;
+    if (mode != Open::create) {
+        check_file(path_);
+    }
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE;
     std::string name = path_;
     if (mode == Open::create) {
@@ -295,9 +327,13 @@ StateDb::StateDb(std::string path, Open mode) : path_(std::move(path)) {
     } else if (mode == Open::read && on_read_only_fs(path_)) {
         // A WAL database needs its -shm (and to create it) even to read. On a read-only file
         // system nobody can write it: without a -wal file, all of it is in the file itself, and
-        // it can be read as immutable (no locks, no -shm).
+        // it can be read as immutable (no locks, no -shm). A -shm means a connection has it
+        // open (the last one removes both): then it is read with locks, as it may change (a
+        // read-only bind mount of a state dir that the host's hooks still write).
+        const bool quiet =
+            ::access((path_ + "-wal").c_str(), F_OK) != 0 && ::access((path_ + "-shm").c_str(), F_OK) != 0;
         flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
-        name = file_uri(path_) + "?mode=ro" + (::access((path_ + "-wal").c_str(), F_OK) != 0 ? "&immutable=1" : "");
+        name = file_uri(path_) + "?mode=ro" + (quiet ? "&immutable=1" : "");
     } else {
         flags |= SQLITE_OPEN_READWRITE;
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -129,6 +130,40 @@ void build(const StatePaths& paths, const State& state, const std::string& migra
     fsync_dir(paths.dir);
 }
 
+// Version 1 never wrote a key twice; a file edited by hand may. The database keeps one row per
+// key, so a second one would silently replace the first (and its placements): refused instead.
+void refuse_duplicates(const State& s, const std::string& path) {
+    std::set<std::string> seen;
+    for (const auto& v : s.volumes) {
+        if (!seen.insert(fmt::format("{}", v.key)).second) {
+            throw core::Error(fmt::format("state file {} records volume {} twice; it is left as it is", path, v.key));
+        }
+    }
+    seen.clear();
+    for (const auto& c : s.containers) {
+        if (!seen.insert(c.id).second) {
+            throw core::Error(fmt::format("state file {} records container {} twice; it is left as it is", path, c.id));
+        }
+    }
+}
+
+// No state.db, but the last changes of one: SQLite would replay a -wal or a hot -journal into
+// the database built next (their pages are not tied to a file), bringing back the records of
+// the database that was moved or deleted, or corrupting the new one. Nothing here makes them
+// without a state.db beside them: someone moved state.db away and left them.
+void refuse_orphaned_journal(const StatePaths& paths) {
+    for (const char* suffix : {"-wal", "-journal"}) {
+        const std::string left = paths.db + suffix;
+        if (exists(left)) {
+            throw core::Error(fmt::format("state dir {} holds {} but no state.db: the last changes of a database "
+                                          "that is not there; put state.db back beside it, or move {} (and "
+                                          "state.db-shm) aside with it",
+                                          paths.dir, left, left));
+        }
+    }
+    remove_if_there(paths.db + "-shm"); // an index of a -wal that is gone: rebuilt from the -wal
+}
+
 // state.db is there: state.json must be (or become) its pointer.
 void point_to_db(const StatePaths& paths, const JsonFile& file) {
     if (file.kind == JsonKind::version_1) {
@@ -165,6 +200,7 @@ Found make_db(const StatePaths& paths, const JsonFile& file, bool create) {
         break;
     case JsonKind::version_1: {
         const State state = parse_state(file.text, paths.json);
+        refuse_duplicates(state, paths.json);
         build(paths, state, fingerprint(file.text));
         core::log::info("migrated the node's state from {} (version 1: {} volume(s), {} container(s)) to {}",
                         paths.json, state.volumes.size(), state.containers.size(), paths.db);
@@ -200,6 +236,7 @@ Found prepare_state_db(const StatePaths& paths, bool create) {
         point_to_db(paths, file);
         return Found::database;
     }
+    refuse_orphaned_journal(paths);
     return make_db(paths, file, create);
 }
 

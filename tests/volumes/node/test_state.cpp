@@ -390,6 +390,30 @@ TEST_CASE("the state dir must be root's and not writable by others", "[volumes][
     CHECK_NOTHROW(open_state_store(state.string())); // 0755 is fine
 }
 
+TEST_CASE("a state.db restored by hand must be root's; one others may read is made 0600", "[volumes][state][root]") {
+    DVDI_REQUIRE_ROOT();
+    TempDir dir;
+    const fs::path state = dir / "state";
+    const fs::path db = state / "state.db";
+    open_state_store(state.string())->transact(Scope::all(), [](State& s) { s.volumes.push_back(record("v1")); });
+    const auto mode = [&] { return fs::status(db).permissions() & fs::perms::mask; };
+    // `cp` under umask 022: every local user could read which containers hold which volumes.
+    fs::permissions(db,
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+    CHECK(open_state_store(state.string())->read().volumes.size() == 1);
+    CHECK(mode() == (fs::perms::owner_read | fs::perms::owner_write));
+    // Writable by others, or another user's: root would act on records someone else wrote.
+    fs::permissions(db, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_write);
+    CHECK_THROWS_WITH(open_state_store(state.string())->read(),
+                      Catch::Contains("is owned by uid 0 with mode 0602: it must be root's and writable by root only"));
+    fs::permissions(db, fs::perms::owner_read | fs::perms::owner_write);
+    REQUIRE(::chown(db.c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_WITH(open_state_store(state.string())->transact(Scope::all(), [](State&) {}),
+                      Catch::Contains("is owned by uid 65534"));
+    REQUIRE(::chown(db.c_str(), 0, 0) == 0);
+    CHECK(open_state_store(state.string())->read().volumes.size() == 1); // left as it was
+}
+
 TEST_CASE("a volume's lock file goes with its last record; gc sweeps what a killed hook left", "[volumes][state]") {
     TempDir dir;
     const auto store = open_state_store(dir.path().string());

@@ -155,6 +155,33 @@ TEST_CASE("a migration cut short at any step is finished or done again, never lo
     }
 }
 
+TEST_CASE("a state.db-wal left behind when state.db was moved away is refused, not replayed into a new one",
+          "[volumes][state][migration]") {
+    const StateDir node;
+    const std::string wal = node.db.string() + "-wal";
+    {
+        const auto store = open_state_store(node.dir);
+        store->transact(Scope::all(), [](State& s) {
+            s.volumes.push_back(
+                VolumeRecord{{"rexray", "ghost"}, "id-g", "/m", {}, VolumeStatus::mounted, {"c"}, {}, ""});
+        });
+        // While the store is open, its last commit is in the -wal: what a SIGKILLed hook leaves.
+        fs::copy_file(wal, node.tmp / "saved-wal");
+    }
+    // An operator moves state.db aside (and not its -wal), and removes the pointer.
+    fs::rename(node.db, node.tmp / "state.db.aside");
+    fs::remove(node.json);
+    fs::copy_file(node.tmp / "saved-wal", wal);
+    const auto says = Catch::Contains("holds " + wal + " but no state.db");
+    CHECK_THROWS_WITH(open_state_store(node.dir)->transact(Scope{}, [](State&) {}), says);
+    CHECK_FALSE(fs::exists(node.db));
+    CHECK(fs::exists(wal)); // left as it is
+    // Moved aside too, the node starts on an empty state: no ghost comes back.
+    fs::rename(wal, node.tmp / "wal.aside");
+    open_state_store(node.dir)->transact(Scope{}, [](State&) {});
+    CHECK(node.read().empty());
+}
+
 TEST_CASE("a pointer whose database is gone is an error; the hook never starts over", "[volumes][state][migration]") {
     const StateDir node;
     open_state_store(node.dir)->transact(Scope{}, [](State&) {});
@@ -205,6 +232,11 @@ TEST_CASE("a state.json that does not parse or is of an unknown version is an er
             "start_time": 1}, "status": "sleeping", "volumes": []}]})",
          "state file " + path + " is damaged"},
         {"", "state file " + path + " is empty"},
+        // Edited by hand: the database would keep one of the two, silently.
+        {R"({"version": 1, "volumes": [], "containers": [
+            {"id": "c", "runtime": "oci", "process": {"pid": 1, "start_time": 1}, "status": "active", "volumes": []},
+            {"id": "c", "runtime": "oci", "process": {"pid": 2, "start_time": 1}, "status": "active", "volumes": []}]})",
+         "state file " + path + " records container c twice; it is left as it is"},
     };
     const auto store = open_state_store(node.dir);
     for (const auto& c : cases) {
