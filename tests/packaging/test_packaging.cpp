@@ -232,7 +232,7 @@ TEST_CASE("packaging: the gc units: a oneshot service runs the packaged binary's
     const auto hook = json::parse(read_file(files_dir() / "dvdi-hook-prestart.json"));
     CHECK(hook["hook"]["path"] == "/usr/bin/dvdi-hook"); // where install.sh puts the binary
     CHECK_THAT(unit_values(service, "Unit", "After").at(0), Catch::Contains("systemd-tmpfiles-setup.service"));
-    CHECK_THAT(service, !Catch::Contains("[Install]")); // static: the timer is the one switch
+    CHECK_THAT(service, !Catch::Contains("\n[Install]\n")); // static: the timer is the one switch
 
     CHECK(unit_values(timer, "Timer", "OnBootSec").size() == 1);
     CHECK(unit_values(timer, "Timer", "OnUnitActiveSec").size() == 1);
