@@ -23,6 +23,13 @@ done
 install -D -m 0644 "$files/config.json" "$dest/etc/dvdi-hook/config.json"
 install -D -m 0644 "$files/dvdi-hook.tmpfiles" "$dest/usr/lib/tmpfiles.d/dvdi-hook.conf"
 
+# `dvdi-hook gc` after boot and periodically: a static service that the timer starts. The
+# packages' maintainer scripts enable and start the timer. /usr/lib/systemd/system is the RPM's
+# %{_unitdir} and the unit directory Debian's systemd and lintian name as canonical.
+for unit in dvdi-hook-gc.service dvdi-hook-gc.timer; do
+  install -D -m 0644 "$files/$unit" "$dest/usr/lib/systemd/system/$unit"
+done
+
 # Mesos: the criteo command-isolator wrappers and the example modules file (examples/mesos,
 # which tests/hook/test_mesos.cpp runs against the real binary).
 for call in prepare isolate cleanup; do

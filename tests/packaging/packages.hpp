@@ -4,7 +4,9 @@
 
 #include <cstdlib>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "build_info.hpp"
 #include "tests/harness/harness.hpp"
@@ -31,6 +33,41 @@ inline std::optional<fs::path> find_package(const std::string& kind) {
         }
     }
     return std::nullopt;
+}
+
+/// The values of `key` in `[section]` of a systemd unit file's text, in order (no line
+/// continuations or drop-ins: the packaged units use neither).
+inline std::vector<std::string> unit_values(const std::string& unit, const std::string& section,
+                                            const std::string& key) {
+    std::vector<std::string> out;
+    std::istringstream in(unit);
+    std::string current;
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#' || line[0] == ';') {
+            continue;
+        }
+        if (line.front() == '[' && line.back() == ']') {
+            current = line.substr(1, line.size() - 2);
+        } else if (current == section && line.starts_with(key + "=")) {
+            out.push_back(line.substr(key.size() + 1));
+        }
+    }
+    return out;
+}
+
+/// The command line of a unit's single `ExecStart=`, split at spaces (the packaged unit quotes
+/// nothing and uses no `-`/`@`/`+` prefix; the test of the unit file checks both).
+inline std::vector<std::string> exec_start_argv(const std::string& unit) {
+    const auto values = unit_values(unit, "Service", "ExecStart");
+    std::vector<std::string> argv;
+    if (values.size() != 1) {
+        return argv;
+    }
+    std::istringstream words(values[0]);
+    for (std::string w; words >> w;) {
+        argv.push_back(w);
+    }
+    return argv;
 }
 
 } // namespace dvdi::test

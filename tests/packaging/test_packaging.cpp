@@ -217,6 +217,61 @@ TEST_CASE("packaging: the Mesos example names the wrappers, which exec the mesos
     CHECK(params.size() == 7);
 }
 
+TEST_CASE("packaging: the gc units: a oneshot service runs the packaged binary's gc, an enabled timer starts it, "
+          "and no hardening takes the service out of the host's mount namespace",
+          "[packaging]") {
+    const std::string service = read_file(files_dir() / "dvdi-hook-gc.service");
+    const std::string timer = read_file(files_dir() / "dvdi-hook-gc.timer");
+
+    CHECK(unit_values(service, "Service", "Type") == std::vector<std::string>{"oneshot"});
+    const auto argv = exec_start_argv(service);
+    CHECK(argv == std::vector<std::string>{"/usr/bin/dvdi-hook", "gc"}); // no quoting, no prefix
+    Surface cli;
+    walk_cli({}, cli);
+    CHECK(cli.contains("gc"));
+    const auto hook = json::parse(read_file(files_dir() / "dvdi-hook-prestart.json"));
+    CHECK(hook["hook"]["path"] == "/usr/bin/dvdi-hook"); // where install.sh puts the binary
+    CHECK_THAT(unit_values(service, "Unit", "After").at(0), Catch::Contains("systemd-tmpfiles-setup.service"));
+    CHECK_THAT(service, !Catch::Contains("\n[Install]\n")); // static: the timer is the one switch
+
+    CHECK(unit_values(timer, "Timer", "OnBootSec").size() == 1);
+    CHECK(unit_values(timer, "Timer", "OnUnitActiveSec").size() == 1);
+    CHECK(unit_values(timer, "Timer", "Unit").empty()); // it starts dvdi-hook-gc.service
+    CHECK(unit_values(timer, "Install", "WantedBy") == std::vector<std::string>{"timers.target"});
+
+    // gc unmounts on the host and enters containers' mount namespaces as root: each of these
+    // would give the service a mount namespace of its own, or take capabilities or setns away.
+    for (const char* key : {"ProtectSystem",
+                            "ProtectHome",
+                            "PrivateTmp",
+                            "PrivateDevices",
+                            "PrivateMounts",
+                            "PrivateUsers",
+                            "PrivateNetwork",
+                            "ProtectKernelTunables",
+                            "ProtectKernelModules",
+                            "ProtectKernelLogs",
+                            "ProtectControlGroups",
+                            "ProtectProc",
+                            "ProcSubset",
+                            "ProtectClock",
+                            "ProtectHostname",
+                            "ReadOnlyPaths",
+                            "ReadWritePaths",
+                            "InaccessiblePaths",
+                            "TemporaryFileSystem",
+                            "BindPaths",
+                            "RootDirectory",
+                            "MountFlags",
+                            "RestrictNamespaces",
+                            "CapabilityBoundingSet",
+                            "User",
+                            "DynamicUser"}) {
+        INFO(key);
+        CHECK(unit_values(service, "Service", key).empty());
+    }
+}
+
 TEST_CASE("packaging: the man page documents exactly the CLI's commands and flags, and the config keys",
           "[packaging][man]") {
     DVDI_REQUIRE_PROGRAM("python3");
@@ -249,7 +304,8 @@ TEST_CASE("packaging: the man page documents exactly the CLI's commands and flag
     }
     const std::string files = section_of(page, "FILES");
     for (const char* f : {"/usr/bin/dvdi\\-hook", "/etc/dvdi\\-hook/config.json", "dvdi\\-hook\\-prestart.json",
-                          "dvdi\\-hook\\-poststop.json", "/run/dvdi", "/usr/lib/dvdi\\-hook/bin/dvdcli"}) {
+                          "dvdi\\-hook\\-poststop.json", "/run/dvdi", "/usr/lib/dvdi\\-hook/bin/dvdcli",
+                          "dvdi\\-hook\\-gc.timer", "dvdi\\-hook\\-gc.service"}) {
         CHECK_THAT(files, Catch::Contains(f));
     }
     CHECK_THAT(section_of(page, "EXIT STATUS"), Catch::Contains(".B 2\nBad input or usage."));
@@ -338,6 +394,8 @@ const std::set<std::string> kPayload = {
     "/usr/lib/dvdi-hook/mesos/dvdi-hook-mesos-cleanup",
     "/usr/lib/dvdi-hook/mesos/dvdi-hook-mesos-isolate",
     "/usr/lib/dvdi-hook/mesos/dvdi-hook-mesos-prepare",
+    "/usr/lib/systemd/system/dvdi-hook-gc.service",
+    "/usr/lib/systemd/system/dvdi-hook-gc.timer",
     "/usr/lib/tmpfiles.d/dvdi-hook.conf",
     "/usr/share/containers/oci/hooks.d/dvdi-hook-poststop.json",
     "/usr/share/containers/oci/hooks.d/dvdi-hook-prestart.json",
@@ -376,6 +434,16 @@ TEST_CASE("packaging: the .deb holds the binary, the hooks, the config as a conf
     CHECK(deb_field(deb, "Version") == std::string(DVDI_VERSION) + "-1");
     // The tmpfiles entry is applied at installation, not only at the next boot.
     CHECK_THAT(must_run({"dpkg-deb", "-I", deb.string(), "postinst"}).out, Catch::Contains("--create dvdi-hook.conf"));
+    // The gc timer is enabled and started at installation, stopped at removal, forgotten at purge;
+    // the service is not started by dpkg (that would run gc inside it).
+    const auto postinst = must_run({"dpkg-deb", "-I", deb.string(), "postinst"}).out;
+    CHECK_THAT(postinst, Catch::Contains("deb-systemd-helper enable 'dvdi-hook-gc.timer'"));
+    CHECK_THAT(postinst, Catch::Contains("deb-systemd-invoke $_dh_action 'dvdi-hook-gc.timer'"));
+    CHECK_THAT(postinst, !Catch::Contains("dvdi-hook-gc.service"));
+    CHECK_THAT(must_run({"dpkg-deb", "-I", deb.string(), "prerm"}).out,
+               Catch::Contains("deb-systemd-invoke stop 'dvdi-hook-gc.timer'"));
+    CHECK_THAT(must_run({"dpkg-deb", "-I", deb.string(), "postrm"}).out,
+               Catch::Contains("deb-systemd-helper purge 'dvdi-hook-gc.timer'"));
 
     // The packaged executable is the static one, and its man page renders.
     TempDir dir;
@@ -425,6 +493,12 @@ TEST_CASE("packaging: the .rpm has the .deb's files, modes, config file and meta
     CHECK_FALSE(rpm_all.contains("/usr/share/containers/oci/hooks.d"));
 
     CHECK(must_run({"rpm", "-qp", "--configfiles", rpm.string()}).out == "/etc/dvdi-hook/config.json\n");
+    // The same gc timer handling as the .deb's maintainer scripts, written out (no systemd macros here).
+    const auto scripts = must_run({"rpm", "-qp", "--scripts", rpm.string()}).out;
+    CHECK_THAT(scripts, Catch::Contains("systemctl --no-reload enable dvdi-hook-gc.timer"));
+    CHECK_THAT(scripts, Catch::Contains("systemctl start dvdi-hook-gc.timer"));
+    CHECK_THAT(scripts, Catch::Contains("systemctl --no-reload disable dvdi-hook-gc.timer"));
+    CHECK_THAT(scripts, Catch::Contains("systemctl stop dvdi-hook-gc.timer"));
     const auto qf = must_run(
         {"rpm", "-qp", "--qf", "%{NAME}\n%{VERSION}-%{RELEASE}\n%{ARCH}\n%{LICENSE}\n%{SUMMARY}\n", rpm.string()});
     const auto meta = split_lines(qf.out);
