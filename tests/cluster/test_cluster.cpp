@@ -1,8 +1,7 @@
 // Volumes shared among agents (issue 17), on one machine: two "agents", each with its own node
-// config, state dir, node name and plugin instance, the plugins sharing one storage controller
-// (tests/plugin/controller.hpp), real runc containers with the built hook. (The agents share
-// this test's private mount namespace: the volumes are the controller's directories, and each
-// container gets its bind in its own namespace.)
+// config, state dir, node name, plugin instance and mount namespace (its runc, its hooks and its
+// gc run there, through nsenter), the plugins sharing one storage controller
+// (tests/plugin/controller.hpp), real runc containers with the built hook.
 #include <signal.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include "lib/core/core.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/hook/node_dir.hpp"
+#include "tests/ns/fake_container.hpp"
 #include "tests/plugin/test_plugin.hpp"
 
 using namespace dvdi;
@@ -38,9 +38,17 @@ struct Agent {
     [[nodiscard]] std::vector<std::string> hook(const std::string& stage) const {
         return {hook_binary().string(), "--config", node.config.string(), stage};
     }
+    // The agent's mount namespace: a process holding one, made in the test's body (the
+    // namespace goes with it); every command of the agent runs in it.
+    void enter(const FakeContainer& holder) { ns_pid = holder.pid(); }
+    [[nodiscard]] std::vector<std::string> in_ns(std::vector<std::string> argv) const {
+        REQUIRE(ns_pid > 0);
+        argv.insert(argv.begin(), {"nsenter", "-t", std::to_string(ns_pid), "-m", "--"});
+        return argv;
+    }
     [[nodiscard]] CommandResult cli(std::vector<std::string> args) const {
         args.insert(args.begin(), {hook_binary().string(), "--config", node.config.string()});
-        return run(args);
+        return run(in_ns(args), {.timeout = 120s});
     }
     [[nodiscard]] json list() const { return json::parse(cli({"list", "--json"}).out); }
     // A task of this agent: the volume `data` at /data, the hooks of this agent's node.
@@ -56,26 +64,31 @@ struct Agent {
     std::string name;
     TestPlugin plugin;
     NodeDir node;
+    pid_t ns_pid = 0;
 };
 
 // A detached runc container of `bundle` (its stdio closed), and the means to stop it.
+// Started by the agent's runc, in the agent's mount namespace.
 struct Detached {
-    Detached(const OciBundle& bundle, std::string id) : root((bundle.dir() / "runc").string()), id(std::move(id)) {
-        const auto r = run({"runc", "--root", root, "run", "-d", "--bundle", bundle.dir().string(), this->id},
-                           {.timeout = 60s, .cwd = bundle.dir()});
+    Detached(const Agent& agent, const OciBundle& bundle, std::string id)
+        : agent(agent), root((bundle.dir() / "runc").string()), id(std::move(id)) {
+        const auto r =
+            run(agent.in_ns({"runc", "--root", root, "run", "-d", "--bundle", bundle.dir().string(), this->id}),
+                {.timeout = 60s, .cwd = bundle.dir()});
         INFO(r.err);
         REQUIRE(r.status == 0);
         started = true;
-        pid = json::parse(run({"runc", "--root", root, "state", this->id}).out).at("pid").get<int>();
+        pid = json::parse(run(agent.in_ns({"runc", "--root", root, "state", this->id})).out).at("pid").get<int>();
     }
     // The agent crashes: its container dies and no poststop runs.
     void crash() const { ::kill(pid, SIGKILL); }
     // Deleted by runc (its poststop runs), whatever state it is in.
     ~Detached() {
         if (started) {
-            run({"runc", "--root", root, "delete", "--force", id});
+            run(agent.in_ns({"runc", "--root", root, "delete", "--force", id}));
         }
     }
+    const Agent& agent;
     std::string root;
     std::string id;
     bool started = false;
@@ -110,13 +123,20 @@ TEST_CASE("a task moves from a crashed agent to another; the agent that comes ba
     const bool preempt = GENERATE(true, false);
     INFO("preempt on agent-b: " << preempt);
     const TempDir controller("dvdi-cluster");
-    const Agent a(controller.path(), "agent-a", false);
-    const Agent b(controller.path(), "agent-b", preempt);
+    Agent a(controller.path(), "agent-a", false);
+    Agent b(controller.path(), "agent-b", preempt);
     const fs::path data = controller.path() / "volumes/data";
     in_private_mount_ns([&] {
+        const FakeContainer ns_a;
+        const FakeContainer ns_b;
+        a.enter(ns_a);
+        b.enter(ns_b);
+        const auto mnt_ns = [](pid_t pid) { return fs::read_symlink(fmt::format("/proc/{}/ns/mnt", pid)); };
+        REQUIRE(mnt_ns(ns_a.pid()) != mnt_ns(ns_b.pid()));
+        REQUIRE(mnt_ns(ns_a.pid()) != mnt_ns(::getpid()));
         // The task runs on agent-a and writes.
         const auto on_a = a.task("exec >/dev/null 2>&1 </dev/null; echo from-a > /data/file; sleep 600");
-        const Detached task_a(on_a, "task-on-a");
+        const Detached task_a(a, on_a, "task-on-a");
         REQUIRE(wait_for([&] { return fs::exists(data / "file"); }));
         REQUIRE(a.list()["containers"].size() == 1);
         // Agent a crashes: the container is gone, no poststop ran; its record stays.
@@ -132,10 +152,10 @@ TEST_CASE("a task moves from a crashed agent to another; the agent that comes ba
         if (!preempt) {
             // Attached to agent-a still: b's start fails in the plugin's words, and b keeps
             // nothing.
-            const auto r = run({"runc", "--root", (on_b.dir() / "runc").string(), "run", "-d", "--bundle",
-                                on_b.dir().string(), "task-on-b"},
+            const auto r = run(b.in_ns({"runc", "--root", (on_b.dir() / "runc").string(), "run", "-d", "--bundle",
+                                        on_b.dir().string(), "task-on-b"}),
                                {.timeout = 60s, .cwd = on_b.dir()});
-            run({"runc", "--root", (on_b.dir() / "runc").string(), "delete", "--force", "task-on-b"});
+            run(b.in_ns({"runc", "--root", (on_b.dir() / "runc").string(), "delete", "--force", "task-on-b"}));
             INFO(r.err);
             CHECK(r.status != 0);
             CHECK_THAT(r.err, Catch::Contains("data") && Catch::Contains("is attached to agent agent-a"));
@@ -149,7 +169,7 @@ TEST_CASE("a task moves from a crashed agent to another; the agent that comes ba
             CHECK(a.list()["volumes"].empty());
             return;
         }
-        const Detached task_b(on_b, "task-on-b");
+        const Detached task_b(b, on_b, "task-on-b");
         REQUIRE(wait_for([&] { return fs::exists(data / "seen-on-b"); }));
         CHECK(read_file(data / "seen-on-b") == "from-a\n");
 
@@ -172,5 +192,109 @@ TEST_CASE("a task moves from a crashed agent to another; the agent that comes ba
                 CHECK(line["id"].get<std::string>().starts_with(line["agent"].get<std::string>() + ":"));
             }
         }
+    });
+}
+
+TEST_CASE("two agents share a multi-attach volume, each with its own reference count", "[cluster][e2e][root]") {
+    DVDI_REQUIRE_ROOT();
+    DVDI_REQUIRE_PROGRAM("runc");
+    const TempDir controller("dvdi-cluster");
+    Agent a(controller.path(), "agent-a", false);
+    Agent b(controller.path(), "agent-b", false);
+    const fs::path data = controller.path() / "volumes/data";
+    // Each task writes its own heartbeat into the one share, NFS-like.
+    const auto task = [&](const Agent& agent, const std::string& beat) {
+        auto bundle = agent.task("exec >/dev/null 2>&1 </dev/null; while true; do date +%s%N > /data/" + beat +
+                                 "; sleep 0.1; done");
+        bundle.add_env("DVDI_VOLUME_OPTS=attach=multi");
+        bundle.write();
+        return bundle;
+    };
+    in_private_mount_ns([&] {
+        const FakeContainer ns_a;
+        const FakeContainer ns_b;
+        a.enter(ns_a);
+        b.enter(ns_b);
+        const auto a1 = task(a, "a1");
+        const auto a2 = task(a, "a2");
+        const auto b1 = task(b, "b1");
+        auto on_a1 = std::make_unique<Detached>(a, a1, "a1");
+        auto on_a2 = std::make_unique<Detached>(a, a2, "a2");
+        const Detached on_b1(b, b1, "b1");
+        REQUIRE(
+            wait_for([&] { return fs::exists(data / "a1") && fs::exists(data / "a2") && fs::exists(data / "b1"); }));
+        // One Mount per agent, whatever the number of its containers.
+        CHECK(a.plugin.calls("VolumeDriver.Mount").size() == 1);
+        CHECK(b.plugin.calls("VolumeDriver.Mount").size() == 1);
+        CHECK(a.list()["volumes"].at(0)["users"].size() == 2);
+        on_a1.reset(); // runc deletes it: its poststop releases one of a's two users
+        CHECK(a.plugin.calls("VolumeDriver.Unmount").empty());
+        on_a2.reset(); // a's last user: a's Unmount, of a's ID
+        const auto unmounts = a.plugin.calls("VolumeDriver.Unmount");
+        REQUIRE(unmounts.size() == 1);
+        CHECK(unmounts.at(0)["status"] == 200);
+        CHECK(a.list()["volumes"].empty());
+        // b is untouched: still attached, still mounted on b, its container still writing.
+        CHECK(b.plugin.calls("VolumeDriver.Unmount").empty());
+        CHECK(b.list()["volumes"].at(0)["status"] == "mounted");
+        const std::string before = read_file(data / "b1");
+        CHECK(wait_for([&] { return read_file(data / "b1") != before; }));
+    });
+    for (const auto& line : controller_log(controller.path())) {
+        if (line["call"] == "Unmount") {
+            CHECK(line["ok"] == true);
+            CHECK(line["id"].get<std::string>().starts_with(line["agent"].get<std::string>() + ":"));
+        }
+    }
+}
+
+TEST_CASE("an agent cut off from its plugin: gc keeps within its deadlines and drops nothing it cannot settle",
+          "[cluster][e2e][root]") {
+    DVDI_REQUIRE_ROOT();
+    DVDI_REQUIRE_PROGRAM("runc");
+    const TempDir controller("dvdi-cluster");
+    Agent a(controller.path(), "agent-a", false);
+    const fs::path data = controller.path() / "volumes/data";
+    // Unreachable: the plugin is gone (its socket with it), or it takes every call and never
+    // answers (a partition that swallows packets).
+    const bool gone = GENERATE(true, false);
+    INFO((gone ? "plugin gone" : "plugin silent"));
+    in_private_mount_ns([&] {
+        const FakeContainer ns_a;
+        a.enter(ns_a);
+        const auto bundle = a.task("exec >/dev/null 2>&1 </dev/null; echo up > /data/up; sleep 600");
+        const Detached task(a, bundle, "task");
+        REQUIRE(wait_for([&] { return fs::exists(data / "up"); }));
+        if (gone) {
+            a.plugin.stop();
+        } else {
+            a.plugin.behave("*", "wait:" + (controller.path() / "never").string());
+        }
+        task.crash();
+        // gc gives up on the call within the node's deadlines (connect 2 s, calls 2 s, a retry
+        // budget of 4 s: TestPlugin::fast_timeouts), says so, and keeps the record.
+        const auto gc = a.cli({"gc"});
+        INFO(gc.out << gc.err);
+        CHECK_FALSE(gc.timed_out);
+        CHECK(gc.status == 1);
+        CHECK_THAT(gc.out, Catch::Contains("ebs/data"));
+        const auto volumes = a.list()["volumes"];
+        REQUIRE(volumes.size() == 1);
+        CHECK(volumes.at(0)["status"] == "unmount_failed");
+        // The controller still has the attachment: nothing was dropped behind the storage's back.
+        CHECK(json::parse(read_file(controller.path() / "controller.json"))["volumes"]["data"]["agents"].contains(
+            "agent-a"));
+        // Reachable again: the next gc settles it.
+        if (gone) {
+            a.plugin.restart();
+        } else {
+            a.plugin.behave("*", "ok");
+        }
+        const auto healed = a.cli({"gc"});
+        INFO(healed.out << healed.err);
+        CHECK(healed.status == 0);
+        CHECK(a.list()["volumes"].empty());
+        CHECK_FALSE(json::parse(read_file(controller.path() / "controller.json"))["volumes"]["data"]["agents"].contains(
+            "agent-a"));
     });
 }

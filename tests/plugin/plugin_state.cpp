@@ -99,12 +99,20 @@ Answer PluginState::mount(const std::string& name, const std::string& id) {
 Answer PluginState::unmount(const std::string& name, const std::string& id) {
     if (controller_) {
         // The controller is the truth: an attachment another agent's Mount took away is gone
-        // even though this instance counted it.
-        if (auto refused = controller_->detach(name, id); !refused.empty()) {
+        // even though this instance counted it, and one this instance forgot (a restart) is
+        // still there.
+        auto refused = controller_->detach(name, id);
+        auto& counted = mounts_[name][id];
+        if (!refused.empty() || counted <= 1) {
             mounts_[name].erase(id);
-            save_mounts();
+        } else {
+            --counted;
+        }
+        save_mounts();
+        if (!refused.empty()) {
             return error(std::move(refused));
         }
+        return {200, {{"Err", ""}}};
     }
     auto& n = mounts_[name][id];
     if (n <= 0) {
