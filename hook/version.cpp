@@ -8,6 +8,9 @@
 namespace dvdi::hook {
 
 void register_version(CLI::App& app, Globals& /*globals*/) {
+    // `dvdi-hook --version`: the first line of `dvdi-hook version`, as other tools answer it.
+    app.set_version_flag(
+        "--version", [] { return fmt::format("dvdi-hook {}", DVDI_VERSION); }, "Print the version and exit");
     auto* cmd = app.add_subcommand("version", "Print the version, the build and the kernel features this hook uses");
     cmd->callback([] {
         fmt::print("dvdi-hook {}\n", DVDI_VERSION);

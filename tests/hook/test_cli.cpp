@@ -51,6 +51,11 @@ TEST_CASE("version prints the version, commit, build type and kernel features", 
     CHECK_THAT(r.out, Catch::Contains(std::string("build type: ") + DVDI_BUILD_TYPE));
     CHECK_THAT(r.out, Catch::Contains("kernel open_tree/move_mount: yes (Linux >= 5.2)"));
     CHECK_THAT(r.out, Catch::Contains("kernel openat2: yes (Linux >= 5.6)"));
+    // --version, as other tools answer it: the first line, exit 0, nothing else.
+    const auto flag = hook({"--version"});
+    CHECK(flag.status == 0);
+    CHECK(flag.out == std::string("dvdi-hook ") + DVDI_VERSION + "\n");
+    CHECK(flag.err.empty());
 }
 
 TEST_CASE("usage errors exit 2 with one line on stderr and nothing on stdout", "[hook][cli]") {
