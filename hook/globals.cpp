@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "hook/commands.hpp"
 
@@ -43,6 +44,12 @@ std::string read_fd(int fd, std::size_t limit, std::string_view what, const std:
 } // namespace
 
 std::string read_stdin(std::size_t limit, std::string_view what) {
+    // A person who runs a hook stage by hand would otherwise wait on a silent terminal.
+    if (::isatty(0) == 1) {
+        throw core::InputError(std::string(what), "a terminal",
+                               "this command reads what its caller writes to it (the runtime, the isolator); "
+                               "give it on stdin, e.g. `dvdi-hook prestart < state.json`");
+    }
     return read_fd(0, limit, what, "stdin");
 }
 

@@ -58,6 +58,20 @@ TEST_CASE("version prints the version, commit, build type and kernel features", 
     CHECK(flag.err.empty());
 }
 
+TEST_CASE("a hook stage run in a terminal says what it wants on stdin instead of waiting", "[hook][cli]") {
+    DVDI_REQUIRE_PROGRAM("script");
+    for (const char* stage : {"prestart", "poststop", "createRuntime"}) {
+        INFO(stage);
+        // script(1) gives the command a pseudo-terminal as its stdin, as a person's shell does.
+        const auto r = run({"script", "-qec", hook_binary().string() + " " + stage, "/dev/null"},
+                           {.timeout = std::chrono::seconds(20)});
+        CHECK_FALSE(r.timed_out);
+        CHECK(r.status == 2);
+        CHECK_THAT(r.out, Catch::Contains("OCI state on stdin: \"a terminal\": this command reads what its caller "
+                                          "writes to it"));
+    }
+}
+
 TEST_CASE("usage errors exit 2 with one line on stderr and nothing on stdout", "[hook][cli]") {
     for (const auto& args : std::vector<std::vector<std::string>>{
              {}, {"no-such-command"}, {"--bogus", "version"}, {"--log-level", "loud", "version"}}) {
