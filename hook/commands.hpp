@@ -51,6 +51,8 @@ void register_oci(CLI::App& app, Globals& globals);
 [[nodiscard]] bool run_plain_oci_stage(int argc, char** argv, Globals& globals);
 void register_manual(CLI::App& app, Globals& globals);
 void register_mesos(CLI::App& app, Globals& globals);
+/// `volume create|ls|inspect|rm` (hook/volume_cmd.cpp).
+void register_volume(CLI::App& app, Globals& globals);
 
 /// dvdcli compatibility (hook/dvdcli.cpp): true when run as `dvdcli` (argv[0]'s basename) or as
 /// `dvdi-hook [global options] dvdcli ...`.

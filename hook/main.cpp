@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
         hook::register_oci(app, globals);
         hook::register_manual(app, globals);
         hook::register_mesos(app, globals);
+        hook::register_volume(app, globals);
         try {
             app.parse(argc, argv);
         } catch (const CLI::ParseError& e) {

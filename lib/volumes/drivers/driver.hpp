@@ -3,8 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lib/core/config.hpp"
 #include "lib/core/error.hpp"
@@ -30,9 +33,13 @@ class DriverUnreachable : public DriverError {
     explicit DriverUnreachable(const DriverError& e) : DriverError(e.what()) {}
 };
 
+/// A volume as its driver describes it (Get, List).
 struct VolumeInfo {
     std::string name;
-    std::string mountpoint; ///< empty when the driver reports none
+    std::string mountpoint;           ///< empty when the driver reports none
+    std::string created_at;           ///< the driver's CreatedAt (RFC 3339), empty when it gives none
+    nlohmann::json status = nullptr;  ///< the driver's Status object, null when it gives none
+    std::optional<Options> options{}; ///< the options it was created with, when the driver keeps them (local)
 };
 
 struct Capabilities {
@@ -55,6 +62,14 @@ class Driver {
 
     /// Undoes mount(volume, id) with the same id.
     virtual void unmount(const std::string& volume, const std::string& id) = 0;
+
+    /// The driver's Create, whether or not the volume exists (a plugin decides what a second
+    /// Create means; `local` keeps an existing volume's options). Throws DriverError.
+    virtual void create(const std::string& volume, const Options& options) = 0;
+
+    /// The volume as the driver describes it (Get); nullopt when the driver has no volume of
+    /// that name. Throws DriverUnreachable when the driver cannot say.
+    virtual std::optional<VolumeInfo> get(const std::string& volume) = 0;
 
     virtual std::string path(const std::string& volume) = 0;
     virtual std::vector<VolumeInfo> list() = 0;

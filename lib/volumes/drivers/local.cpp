@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -93,6 +94,14 @@ core::UniqueFd lock_volume(const fs::path& dir) {
     return fd;
 }
 
+/// RFC 3339 in UTC, as Docker's CreatedAt.
+std::string utc_time(std::time_t t) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec);
+}
+
 } // namespace
 
 std::unique_ptr<Mounter> kernel_mounter() {
@@ -160,6 +169,31 @@ void LocalDriver::ensure_exists(const std::string& volume, const Options& option
         core::throw_errno("mkdir", (dir / "_data").string());
     }
     core::log::debug("driver local: created volume {}", volume);
+}
+
+void LocalDriver::create(const std::string& volume, const Options& options) {
+    ensure_exists(volume, options, false);
+}
+
+std::optional<VolumeInfo> LocalDriver::get(const std::string& volume) {
+    const fs::path dir = volume_dir("Get", volume);
+    const fs::path data = dir / "_data";
+    if (!fs::is_directory(data)) {
+        return std::nullopt;
+    }
+    const auto lock = lock_volume(dir);
+    const auto opts = read_json(dir / "opts.json").get<LocalOptions>();
+    VolumeInfo info{.name = volume, .mountpoint = data.string(), .options = Options{}};
+    for (const auto& [key, value] : {std::pair{"type", opts.type}, {"device", opts.device}, {"o", opts.o}}) {
+        if (!value.empty()) {
+            info.options->emplace_back(key, value);
+        }
+    }
+    struct stat st {};
+    if (::stat((dir / "opts.json").c_str(), &st) == 0) {
+        info.created_at = utc_time(st.st_mtim.tv_sec);
+    }
+    return info;
 }
 
 std::string LocalDriver::mount(const std::string& volume, const std::string& id) {

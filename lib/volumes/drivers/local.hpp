@@ -41,6 +41,10 @@ class LocalDriver : public Driver {
     /// Creates the volume with `options` (only type, device, o; type and device together) when
     /// it does not exist; an existing volume keeps its options, as in Docker.
     void ensure_exists(const std::string& volume, const Options& options, bool explicit_create) override;
+    /// As ensure_exists without explicit create: an existing volume keeps its options.
+    void create(const std::string& volume, const Options& options) override;
+    /// With the options of Create (opts.json) and its time as CreatedAt.
+    std::optional<VolumeInfo> get(const std::string& volume) override;
     std::string mount(const std::string& volume, const std::string& id) override;
     /// Throws DriverError when `id` holds no mount of `volume`.
     void unmount(const std::string& volume, const std::string& id) override;

@@ -219,11 +219,7 @@ void PluginDriver::ensure_exists(const std::string& volume, const Options& optio
         throw error("VolumeDriver.Get", volume,
                     fmt::format("no such volume and explicit create is on ({})", err.empty() ? "no Volume" : err));
     }
-    nlohmann::json opts = nullptr;
-    for (const auto& [k, v] : options) {
-        opts[k] = v;
-    }
-    call("VolumeDriver.Create", volume, {{"Name", volume}, {"Opts", opts}}, timeouts_.create);
+    create(volume, options);
 }
 
 std::string PluginDriver::mount(const std::string& volume, const std::string& id) {
@@ -241,12 +237,71 @@ std::string PluginDriver::path(const std::string& volume) {
     return string_field(call("VolumeDriver.Path", volume, {{"Name", volume}}, timeouts_.other), "Mountpoint");
 }
 
+namespace {
+
+// One volume of a Get or List answer. The plugin is the storage operator's: CreatedAt is kept
+// only when it is short and printable, Status only when it is an object (the answer's size is
+// already bounded by the transport).
+VolumeInfo volume_info(const nlohmann::json& v) {
+    VolumeInfo info{.name = string_field(v, "Name"), .mountpoint = string_field(v, "Mountpoint")};
+    if (auto created = string_field(v, "CreatedAt"); created.size() <= 64 && core::printable(created) == created) {
+        info.created_at = std::move(created);
+    }
+    if (const auto* status = field(v, "Status"); status != nullptr && status->is_object()) {
+        info.status = *status;
+    }
+    return info;
+}
+
+} // namespace
+
+void PluginDriver::create(const std::string& volume, const Options& options) {
+    nlohmann::json opts = nullptr;
+    for (const auto& [k, v] : options) {
+        opts[k] = v;
+    }
+    call("VolumeDriver.Create", volume, {{"Name", volume}, {"Opts", opts}}, timeouts_.create);
+}
+
+std::optional<VolumeInfo> PluginDriver::get(const std::string& volume) {
+    if (!activated_) {
+        activate();
+    }
+    const auto reply = post("VolumeDriver.Get", volume, body_of({{"Name", volume}}), timeouts_.other);
+    if (reply.status == 404) { // no Get (protocol before 1.12): its List says
+        for (auto& v : list()) {
+            if (v.name == volume) {
+                return std::move(v);
+            }
+        }
+        return std::nullopt;
+    }
+    std::string err;
+    const auto j = decode(reply, err);
+    if (j) {
+        const auto* v = field(*j, "Volume");
+        if (v == nullptr) {
+            return std::nullopt;
+        }
+        auto info = volume_info(*v);
+        info.name = volume; // what was asked for, whatever the plugin spelled
+        return info;
+    }
+    // An error answer is "no such volume", as in ensure_exists (go-plugins-helpers plugins answer
+    // a missing volume with 500 and Err); a 200 that is not JSON says nothing.
+    if (reply.status == 200 && err_field(nlohmann::json::parse(reply.body, nullptr, false)).empty()) {
+        throw DriverUnreachable(error("VolumeDriver.Get", volume, err));
+    }
+    core::log::debug("plugin {}: VolumeDriver.Get {}: {} (taken as no such volume)", name_, core::quote(volume), err);
+    return std::nullopt;
+}
+
 std::vector<VolumeInfo> PluginDriver::list() {
     const auto j = call("VolumeDriver.List", {}, nlohmann::json::object(), timeouts_.other);
     std::vector<VolumeInfo> out;
     if (const auto* vols = field(j, "Volumes"); vols != nullptr && vols->is_array()) {
         for (const auto& v : *vols) {
-            out.push_back(VolumeInfo{.name = string_field(v, "Name"), .mountpoint = string_field(v, "Mountpoint")});
+            out.push_back(volume_info(v));
         }
     }
     return out;

@@ -79,6 +79,9 @@ class PluginDriver : public Driver {
     void ensure_exists(const std::string& volume, const Options& options, bool explicit_create) override;
     std::string mount(const std::string& volume, const std::string& id) override;
     void unmount(const std::string& volume, const std::string& id) override;
+    void create(const std::string& volume, const Options& options) override;
+    /// Get; a plugin without Get (404) is looked up in its List.
+    std::optional<VolumeInfo> get(const std::string& volume) override;
     std::string path(const std::string& volume) override;
     std::vector<VolumeInfo> list() override;
     Capabilities capabilities() override;

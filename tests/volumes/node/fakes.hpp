@@ -109,6 +109,15 @@ class FakeDriver final : public volumes::Driver {
             std::any_of(mounted.begin(), mounted.end(), [&](const auto& m) { return m.first.first == v; });
         return held ? "/fake/" + name_ + "/" + v : "";
     }
+    void create(const std::string& v, const volumes::Options& o) override {
+        record(fmt::format("Create {} opts={}", v, o.size()));
+        fail_if("Create", v);
+    }
+    std::optional<volumes::VolumeInfo> get(const std::string& v) override {
+        record("Get " + v);
+        fail_if("Get", v);
+        return volumes::VolumeInfo{.name = v};
+    }
     std::vector<volumes::VolumeInfo> list() override { return {}; }
     volumes::Capabilities capabilities() override { return {}; }
     void remove(const std::string& v) override { record("Remove " + v); }
