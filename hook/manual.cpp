@@ -42,11 +42,7 @@ volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
     r.explicit_create = a.explicit_create;
     r.mode = a.read_only ? volumes::Mode::ro : volumes::Mode::rw;
     for (const auto& o : a.opts) {
-        const auto eq = o.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            throw core::InputError("--opt", o, "a driver option is KEY=VALUE");
-        }
-        r.options.emplace_back(o.substr(0, eq), o.substr(eq + 1));
+        r.options.push_back(volumes::parse_option_item(o, false, "--opt"));
     }
     if ((a.pid != 0) != !a.target.empty()) {
         throw core::InputError("--pid/--target", a.target, "--pid and --target go together");

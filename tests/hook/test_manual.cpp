@@ -118,6 +118,10 @@ TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
     CHECK(r.err == "dvdi-hook: error: volume.name: \"a/b\": a volume name cannot contain '/'\n");
     r = cli({"mount", "-o", "novalue", "v"});
     CHECK(r.status == 2);
+    CHECK(r.err == "dvdi-hook: error: --opt: item \"novalue\": an option is KEY=VALUE, and this item has no '='\n");
+    r = cli({"mount", "-o", "size=1", "-o", "=5", "v"});
+    CHECK(r.status == 2);
+    CHECK(r.err == "dvdi-hook: error: --opt: item \"=5\": an option needs a key before '='\n");
     r = cli({"mount", "--pid", "1", "v"});
     CHECK(r.status == 2);
     CHECK(r.err.find("--pid and --target go together") != std::string::npos);
