@@ -77,6 +77,13 @@ class Node::Rollback {
         return core::Error(fmt::format("{}: {}; {}", volume(i), what, release(taken)));
     }
 
+    /// The same for a request the container's own setup refuses (its path is a file in its
+    /// image): the error stays an InputError naming the request's field, with the volume and
+    /// what was released after it.
+    [[nodiscard]] core::InputError fail(std::size_t i, const core::InputError& e, std::size_t taken) const {
+        return e.extended(fmt::format("volume {}: {}", rows_[i].name(), release(taken)));
+    }
+
     [[nodiscard]] std::string volume(std::size_t i) const { return "volume " + rows_[i].described(); }
 
   private:
@@ -312,6 +319,8 @@ void Node::place_all(std::vector<Row>& rows, const Placer& place, const Rollback
     std::vector<std::string> targets;
     try {
         targets = place(items, at);
+    } catch (const core::InputError& e) {
+        throw rollback.fail(std::min(at, rows.size() - 1), e, rows.size());
     } catch (const std::exception& e) {
         throw rollback.fail(std::min(at, rows.size() - 1), e.what(), rows.size());
     }
