@@ -167,6 +167,62 @@ std::size_t count_of(const std::string& text, const std::string& part) {
 
 } // namespace
 
+TEST_CASE("--log-level debug logs each driver call; info logs none of them", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    const auto quiet = cli({"mount", "-d", plugin.name(), "v1"});
+    INFO(quiet.err);
+    REQUIRE(quiet.status == 0);
+    CHECK(quiet.err.empty()); // a busy node's hooks stay quiet at info
+    REQUIRE(cli({"unmount", "-d", plugin.name(), "v1"}).status == 0);
+
+    const auto mount = cli({"--log-level", "debug", "mount", "-d", plugin.name(), "v1"});
+    INFO(mount.err);
+    REQUIRE(mount.status == 0);
+    const std::string id = plugin.calls("VolumeDriver.Mount").back()["body"]["ID"].get<std::string>();
+    const std::string driver = "dvdi-hook: debug: driver " + plugin.name() + ": ";
+    CHECK(count_of(mount.err, driver + "Get/Create \"v1\": ok in ") == 1);
+    CHECK(count_of(mount.err, fmt::format("{}Mount \"v1\" ID {}: ok in ", driver, id)) == 1);
+    CHECK(mount.err.find(" ms: " + mount.out.substr(0, mount.out.size() - 1) + "\n") != std::string::npos);
+    plugin.behave("VolumeDriver.Unmount", "500");
+    const auto unmount = cli({"--log-level", "debug", "unmount", "-d", plugin.name(), "v1"});
+    INFO(unmount.err);
+    CHECK(count_of(unmount.err, fmt::format("{}Unmount \"v1\" ID {}: failed in ", driver, id)) == 1);
+    CHECK(unmount.err.find("test plugin: injected failure") != std::string::npos);
+}
+
+TEST_CASE("--log-level debug logs each placement: volume, process, target, mode, outcome", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cleanup remove_target([] {
+        std::error_code ec;
+        fs::remove("/tmp/dvdi-debug-target", ec);
+    });
+    const Cli cli;
+    in_private_mount_ns([&] {
+        FakeContainer proc;
+        const std::vector<std::string> args = {
+            "mount", "--ro", "--pid", std::to_string(proc.pid()), "--target", "/tmp/dvdi-debug-target", "shown"};
+        auto debug_args = args;
+        debug_args.insert(debug_args.begin(), {"--log-level", "debug"});
+        const auto m = cli(debug_args);
+        INFO(m.err);
+        REQUIRE(m.status == 0);
+        const auto ns = fs::read_symlink(fmt::format("/proc/{}/ns/mnt", proc.pid())).string(); // mnt:[N]
+        const std::string inode = ns.substr(5, ns.size() - 6);
+        CHECK(m.err.find(fmt::format("dvdi-hook: debug: placement of local/shown: \"{}\" at \"/tmp/dvdi-debug-target\" "
+                                     "in pid {} (mount namespace {}), ro: ok\n",
+                                     (cli.dir / "data/volumes/shown/_data").string(), proc.pid(), inode)) !=
+              std::string::npos);
+        CHECK(m.err.find("dvdi-hook: debug: driver local: Mount \"shown\" ID ") != std::string::npos);
+        // At info, the same command prints nothing of it (mount again: "ensure mounted").
+        const auto quiet = cli(args);
+        INFO(quiet.err);
+        CHECK(quiet.status == 0);
+        CHECK(quiet.err.find("placement of") == std::string::npos);
+        CHECK(quiet.err.find("driver local:") == std::string::npos);
+    });
+}
+
 TEST_CASE("concurrent mount --pid of one volume into one process mount and place it once", "[hook][manual][root]") {
     DVDI_REQUIRE_ROOT();
     // What a careless script does: the same `mount --pid` four times at once. Without the
