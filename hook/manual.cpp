@@ -137,11 +137,13 @@ void forget_cmd(Globals& g, const VolumeArgs& a) {
 void gc_cmd(Globals& g) {
     NodeContext ctx(g.config());
     const auto report = ctx.node.gc();
+    // Each line once (the library sends them to syslog only): what was done on stdout, what
+    // failed on stderr, where cron's `>/dev/null` and a terminal both still show it.
     for (const auto& a : report.actions) {
-        fmt::print("{}\n", a);
+        fmt::print("{}\n", core::printable(a));
     }
     for (const auto& f : report.failures) {
-        fmt::print("FAILED: {}\n", f);
+        fmt::print(stderr, "FAILED: {}\n", core::printable(f));
     }
     if (report.actions.empty() && report.failures.empty()) {
         fmt::print("nothing to do\n");

@@ -13,11 +13,16 @@ namespace dvdi::volumes {
 
 namespace {
 
+// A line of gc's outcome. With a report, the caller prints it (the `gc` command: each line once
+// on a terminal) and it goes to syslog only; without one (a hook settling what it found), it is
+// logged as any other line.
 void say(GcReport* report, std::vector<std::string> GcReport::*list, std::string line) {
-    if (report != nullptr) {
-        (report->*list).push_back(line);
+    if (report == nullptr) {
+        core::log::info("{}", line);
+        return;
     }
-    core::log::info("{}", line);
+    core::log::to_syslog(list == &GcReport::failures ? core::log::Level::warning : core::log::Level::info, line);
+    (report->*list).push_back(std::move(line));
 }
 
 // What a container holds: the volumes it is a user of (the others it asked for were never
