@@ -375,17 +375,87 @@ TEST_CASE("list shows each status as the state spells it, and a failed volume's 
 
     const auto table = cli({"list"});
     INFO(table.out);
-    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {}\n{:<12} {:<24} {:<14} {:<40} \n{:<12} last error: "
-                                   "{}\n",
-                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS", plugin.name(), "v1",
-                                   "unmount_failed", v["mountpoint"].get<std::string>(), "", error));
+    const std::string mount_id = v["mount_id"].get<std::string>();
+    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {:<12} {}\n{:<12} {:<24} {:<14} {:<40} {:<12} \n{:<12} "
+                                   "last error: {}\n",
+                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "MOUNT ID", "USERS", plugin.name(), "v1",
+                                   "unmount_failed", v["mountpoint"].get<std::string>(),
+                                   mount_id.substr(mount_id.rfind(':') + 1, 12), "", error));
     plugin.behave("VolumeDriver.Unmount", "ok");
     REQUIRE(cli({"gc"}).status == 0);
     CHECK(cli({"list"}).out.find("last error") == std::string::npos);
 }
 
+TEST_CASE("list shows Docker's short IDs; --no-trunc and --json show them whole", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    REQUIRE(cli({"mount", "-d", plugin.name(), "v1"}).status == 0);
+    // A container of runc/podman holds it too (a 64-hex ID), as a hook would have recorded it.
+    const std::string container(64, 'c');
+    volumes::open_state_store((cli.dir / "state").string())->transact(volumes::Scope::all(), [&](volumes::State& s) {
+        s.volumes.at(0).users.push_back(container);
+    });
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    const std::string mount_id = state["volumes"][0]["mount_id"].get<std::string>();
+    const std::string random = mount_id.substr(mount_id.rfind(':') + 1);
+    REQUIRE(random.size() == 32);
+    CHECK(state["volumes"][0]["users"] == nlohmann::json{"manual:" + plugin.name() + "/v1", container});
+
+    const auto table = cli({"list"});
+    INFO(table.out);
+    const std::string mountpoint = state["volumes"][0]["mountpoint"].get<std::string>();
+    CHECK(table.out.find(fmt::format("{:<40} {:<12} manual:{}/v1,{}\n", mountpoint, random.substr(0, 12), plugin.name(),
+                                     std::string(12, 'c'))) != std::string::npos);
+    CHECK(table.out.find(mount_id) == std::string::npos);
+    CHECK(table.out.find(container) == std::string::npos);
+    CHECK(table.out.starts_with("DRIVER       NAME                     STATUS         MOUNTPOINT"));
+
+    const auto whole = cli({"list", "--no-trunc"});
+    INFO(whole.out);
+    CHECK(whole.out.find(fmt::format(" {} manual:{}/v1,{}\n", mount_id, plugin.name(), container)) !=
+          std::string::npos);
+    CHECK(cli({"list", "--help"}).out.find("--no-trunc") != std::string::npos);
+}
+
+TEST_CASE("short IDs: mount IDs by their random part, hex container IDs by their start, holders whole",
+          "[hook][manual]") {
+    CHECK(volumes::short_id("node-a:0123456789ab:" + std::string(32, 'f')) == std::string(12, 'f'));
+    CHECK(volumes::short_id(std::string(64, 'e')) == std::string(12, 'e'));
+    CHECK(volumes::short_id("0123456789abcdef") == "0123456789ab");
+    CHECK(volumes::short_id("0123456789ab") == "0123456789ab");
+    CHECK(volumes::short_id("manual:local/scratch") == "manual:local/scratch");
+    CHECK(volumes::short_id("dvdcli:rexray/v1") == "dvdcli:rexray/v1");
+    CHECK(volumes::short_id("3f8c1a2e-5b7d-4c11-9e0f-1234567890ab") == "3f8c1a2e-5b7d-4c11-9e0f-1234567890ab");
+    CHECK(volumes::short_id("dvdi-e2e-writer") == "dvdi-e2e-writer");
+    CHECK(volumes::short_id("a:b:" + std::string(31, 'a')) == "a:b:" + std::string(31, 'a'));
+}
+
+TEST_CASE("list shows the error of a Mount that failed and could not be undone", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    // The plugin takes the Mount and never answers, nor the Unmount that undoes it: the
+    // volume's record stays `mounting` for gc, with why.
+    plugin.behave("VolumeDriver.Mount", "close");
+    plugin.behave("VolumeDriver.Unmount", "close");
+    const auto mount = cli({"mount", "-d", plugin.name(), "v1"});
+    INFO(mount.out << mount.err);
+    REQUIRE(mount.status == 1);
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    REQUIRE(state["volumes"].size() == 1);
+    const auto& v = state["volumes"][0];
+    CHECK(v["status"] == "mounting");
+    const std::string error = v["last_error"].get<std::string>();
+    CHECK(error.starts_with("plugin " + plugin.name() + ": VolumeDriver.Mount \"v1\": "));
+    CHECK(error.find("unmounting it again failed too") != std::string::npos);
+    const auto table = cli({"list"});
+    INFO(table.out);
+    CHECK(table.out.find(fmt::format("\n{:<12} last error: {}\n", "", error)) != std::string::npos);
+}
+
 TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody holds, and says each once",
           "[hook][manual][gc]") {
+    // Each report line once across stdout and stderr: on a terminal both show, and a line that
+    // the command prints and the logger repeats shows twice.
     const Cli cli;
     REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: no mount, no root needed
     // A release interrupted between its two writes: the holder's record went, its use did not.

@@ -135,6 +135,20 @@ std::string undo_mount(StateStore& store, Driver& driver, const VolumeKey& key, 
     return done;
 }
 
+// A Mount whose outcome is unknown and whose undo failed too stays `mounting` for gc: its
+// record says why, for `list` (nothing when the undo dropped the record).
+void note_mount_error(StateStore& store, const VolumeKey& key, const std::string& mount_id, const std::string& error) {
+    try {
+        store.transact(Scope{.volumes = {key}}, [&](State& s) {
+            if (VolumeRecord* v = s.find_volume(key); v != nullptr && v->mount_id == mount_id) {
+                v->note_error(error);
+            }
+        });
+    } catch (const std::exception& e) {
+        core::log::warn("volume {}: recording its Mount's error failed ({})", key, e.what());
+    }
+}
+
 } // namespace
 
 void Node::acquire(const ContainerRef& container, const std::vector<Request>& requests, const Placer& place) {
@@ -383,8 +397,10 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
             forget_volume(store_, key);
             throw;
         }
-        throw DriverUnreachable(
-            DriverError(fmt::format("{} ({})", e.what(), undo_mount(store_, drivers_.get(r.driver), key, mount_id))));
+        const std::string error =
+            fmt::format("{} ({})", e.what(), undo_mount(store_, drivers_.get(r.driver), key, mount_id));
+        note_mount_error(store_, key, mount_id, error);
+        throw DriverUnreachable(DriverError(error));
     } catch (...) {
         // A Mount the driver refused is never followed by an Unmount (Docker's rule): forget
         // the volume.

@@ -82,7 +82,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
         store_.transact(scope, [&](State& st) {
             if (VolumeRecord* r = st.find_volume(key)) {
                 r->status = was_mounting ? VolumeStatus::mounting : VolumeStatus::unmount_failed;
-                r->last_error = e.what();
+                r->note_error(e.what());
             }
         });
         say(report, &GcReport::failures,
@@ -125,7 +125,7 @@ void Node::keep_unmount_failed(const VolumeKey& key, const std::string& error) {
     store_.transact(Scope{.volumes = {key}}, [&](State& st) {
         if (VolumeRecord* r = st.find_volume(key)) {
             r->status = VolumeStatus::unmount_failed;
-            r->last_error = error;
+            r->note_error(error);
         }
     });
 }
