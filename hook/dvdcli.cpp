@@ -38,28 +38,14 @@ const core::Config& load_config(Globals& g) {
     return g.config();
 }
 
-// dvdcli's --volumeopts: each flag a comma-separated list of KEY=VALUE; a repeated key: the last
-// one wins (as in dvdcli). Unlike dvdcli, a value may contain '='.
+// dvdcli's --volumeopts: each flag a comma-separated list of KEY=VALUE, read as DVDI_VOLUME_OPTS
+// is; a repeated key: the last one wins (as in dvdcli). Unlike dvdcli, a value may contain '='.
 volumes::Options parse_opts(const std::vector<std::string>& flags) {
     volumes::Options options;
     for (const auto& flag : flags) {
-        std::string_view rest = flag;
-        while (true) {
-            const auto comma = rest.find(',');
-            const std::string item(rest.substr(0, comma));
-            const auto eq = item.find('=');
-            if (eq == std::string::npos || eq == 0) {
-                throw core::InputError("--volumeopts", item, "a volume option is KEY=VALUE");
-            }
-            std::string key = item.substr(0, eq);
-            std::string value = item.substr(eq + 1);
-            volumes::check_option(key, value, true, "--volumeopts");
+        for (auto& [key, value] : volumes::parse_option_list(flag, "--volumeopts")) {
             std::erase_if(options, [&](const auto& o) { return o.first == key; });
             options.emplace_back(std::move(key), std::move(value));
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            rest.remove_prefix(comma + 1);
         }
     }
     return options;

@@ -1,6 +1,9 @@
 // The commands a person runs: mount, unmount, list, gc, doctor.
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -42,11 +45,7 @@ volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
     r.explicit_create = a.explicit_create;
     r.mode = a.read_only ? volumes::Mode::ro : volumes::Mode::rw;
     for (const auto& o : a.opts) {
-        const auto eq = o.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            throw core::InputError("--opt", o, "a driver option is KEY=VALUE");
-        }
-        r.options.emplace_back(o.substr(0, eq), o.substr(eq + 1));
+        r.options.push_back(volumes::parse_option_item(o, false, "--opt"));
     }
     if ((a.pid != 0) != !a.target.empty()) {
         throw core::InputError("--pid/--target", a.target, "--pid and --target go together");
@@ -99,20 +98,25 @@ void unmount_cmd(Globals& g, const VolumeArgs& a) {
 
 // The table: one line per volume, and under a volume whose last driver call failed, that error
 // (one line, escaped: it may quote a plugin's text). The status is spelled as in the state file
-// and `list --json`, from the one mapping that writes them.
-void print_table(const volumes::State& state) {
-    fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS");
+// and `list --json`, from the one mapping that writes them. IDs are Docker's short ones unless
+// `no_trunc` (volumes::short_id).
+void print_table(const volumes::State& state, bool no_trunc) {
+    const auto id = [no_trunc](const std::string& full) { return no_trunc ? full : volumes::short_id(full); };
+    fmt::print("{:<12} {:<24} {:<14} {:<40} {:<12} {}\n", "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "MOUNT ID",
+               "USERS");
     for (const auto& v : state.volumes) {
         const nlohmann::json record = v;
-        fmt::print("{:<12} {:<24} {:<14} {:<40} {}\n", v.key.driver, v.key.name, record.at("status").get<std::string>(),
-                   v.mountpoint, fmt::join(v.users, ","));
+        std::vector<std::string> users;
+        std::transform(v.users.begin(), v.users.end(), std::back_inserter(users), id);
+        fmt::print("{:<12} {:<24} {:<14} {:<40} {:<12} {}\n", v.key.driver, v.key.name,
+                   record.at("status").get<std::string>(), v.mountpoint, id(v.mount_id), fmt::join(users, ","));
         if (!v.last_error.empty()) {
             fmt::print("{:<12} last error: {}\n", "", core::printable(v.last_error));
         }
     }
 }
 
-void list_cmd(Globals& g, bool json) {
+void list_cmd(Globals& g, bool json, bool no_trunc) {
     const auto& config = g.config();
     const auto state = volumes::open_state_store(config.state_dir)->read();
     if (json) {
@@ -121,7 +125,7 @@ void list_cmd(Globals& g, bool json) {
         fmt::print("{}\n", out.dump(2));
         return;
     }
-    print_table(state);
+    print_table(state, no_trunc);
 }
 
 // The operator's way out for a volume whose plugin is gone for good (docs/FAILURES.md).
@@ -141,11 +145,13 @@ void forget_cmd(Globals& g, const VolumeArgs& a) {
 void gc_cmd(Globals& g) {
     NodeContext ctx(g.config());
     const auto report = ctx.node.gc();
+    // Each line once (the library sends them to syslog only): what was done on stdout, what
+    // failed on stderr, where cron's `>/dev/null` and a terminal both still show it.
     for (const auto& a : report.actions) {
-        fmt::print("{}\n", a);
+        fmt::print("{}\n", core::printable(a));
     }
     for (const auto& f : report.failures) {
-        fmt::print("FAILED: {}\n", f);
+        fmt::print(stderr, "FAILED: {}\n", core::printable(f));
     }
     if (report.actions.empty() && report.failures.empty()) {
         fmt::print("nothing to do\n");
@@ -163,6 +169,7 @@ void register_manual(CLI::App& app, Globals& g) {
     static VolumeArgs mount_args;
     static VolumeArgs unmount_args;
     static bool json = false;
+    static bool no_trunc = false;
     auto* mount = app.add_subcommand("mount", "Mount a volume on this node by hand (prints the mountpoint)");
     add_volume_args(mount, mount_args, true);
     mount->callback([&g] { mount_cmd(g, mount_args); });
@@ -170,8 +177,12 @@ void register_manual(CLI::App& app, Globals& g) {
     add_volume_args(unmount, unmount_args, false);
     unmount->callback([&g] { unmount_cmd(g, unmount_args); });
     auto* list = app.add_subcommand("list", "List the volumes mounted on this node and who holds them");
-    list->add_flag("--json", json, "The node state as JSON");
-    list->callback([&g] { list_cmd(g, json); });
+    list->add_flag("--json", json, "The node state as JSON (IDs whole)");
+    list->add_flag("--no-trunc", no_trunc,
+                   "Show IDs whole. Without it, as Docker's short IDs, 12 characters: a mount ID (NODE:CONTAINER:HEX) "
+                   "by the first 12 hex digits of its random part, a hexadecimal container ID by its first 12; "
+                   "other holders (manual:..., dvdcli:..., Mesos container IDs) whole");
+    list->callback([&g] { list_cmd(g, json, no_trunc); });
     app.add_subcommand("gc", "Release volumes of containers that are gone, finish interrupted work, retry unmounts")
         ->callback([&g] { gc_cmd(g); });
     static VolumeArgs forget_args;

@@ -228,12 +228,51 @@ const LocalVolumeDefinition* find_local_volume(const Config& c, std::string_view
     return nullptr;
 }
 
+namespace {
+
+// nlohmann's parse error without its echo of the input: its message quotes the bytes it last
+// read ("; last read: '...'"), raw when they are not ASCII; only the reason stays ("syntax
+// error while parsing object - unexpected '}'; expected string literal").
+std::string parse_error_reason(const json::parse_error& e) {
+    std::string what = e.what();
+    if (const auto colon = what.find(": "); colon != std::string::npos && what.starts_with("[json.exception.")) {
+        what.erase(0, colon + 2);
+    }
+    if (const auto echo = what.find("; last read: '"); echo != std::string::npos) {
+        // The echo ends at "'; expected ..." or at the end; token names never contain "'; ".
+        const auto expected = what.rfind("'; expected ");
+        what =
+            what.substr(0, echo) + (expected != std::string::npos && expected > echo ? what.substr(expected + 1) : "");
+    }
+    return printable(what.substr(0, 200));
+}
+
+// "line L, column C" of the byte at 1-based offset `byte` (nlohmann's position of the error),
+// counting lines by '\n' and columns in bytes from 1.
+std::string position_of(std::string_view text, std::size_t byte) {
+    const std::size_t end = std::min(byte == 0 ? 0 : byte - 1, text.size());
+    std::size_t line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < end; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            line_start = i + 1;
+        }
+    }
+    return fmt::format("line {}, column {}", line, end - line_start + 1);
+}
+
+} // namespace
+
 Config parse_config(std::string_view text, std::string_view origin) {
     json doc;
     try {
         doc = json::parse(text);
-    } catch (const json::exception& e) {
-        throw InputError(std::string(origin), text.substr(0, 40), fmt::format("not valid JSON ({})", e.what()));
+    } catch (const json::parse_error& e) {
+        // Only the position and the reason: the file's bytes are not echoed (a binary file, a
+        // secret in it, control bytes for the terminal).
+        throw InputError(fmt::format("config file {}", origin),
+                         fmt::format("{}: not valid JSON: {}", position_of(text, e.byte), parse_error_reason(e)));
     }
     if (!doc.is_object()) {
         throw InputError(std::string(origin), shown(doc), "the configuration must be a JSON object");

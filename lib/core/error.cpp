@@ -78,6 +78,20 @@ InputError::InputError(std::string field, std::string_view value, std::string ru
     : std::invalid_argument(fmt::format("{}: {}: {}", field, quote(value), rule)), field_(std::move(field)),
       rule_(std::move(rule)) {}
 
+InputError::InputError(std::string field, std::string rule)
+    : std::invalid_argument(fmt::format("{}: {}", field, rule)), field_(std::move(field)), rule_(std::move(rule)) {}
+
+InputError::InputError(std::string field, std::string_view label, std::string_view value, std::string rule)
+    : std::invalid_argument(fmt::format("{}: {} {}: {}", field, label, quote(value), rule)), field_(std::move(field)),
+      rule_(std::move(rule)) {}
+
+InputError::InputError(Whole, std::string message, std::string field, std::string rule)
+    : std::invalid_argument(message), field_(std::move(field)), rule_(std::move(rule)) {}
+
+InputError InputError::extended(std::string_view more) const {
+    return InputError(Whole{}, fmt::format("{}; {}", what(), more), field_, rule_);
+}
+
 std::string quote(std::string_view value, std::size_t max) {
     std::string out = "\"";
     const std::size_t end = std::min(value.size(), max);

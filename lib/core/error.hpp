@@ -39,11 +39,22 @@ class SysError : public Error {
 class InputError : public std::invalid_argument {
   public:
     InputError(std::string field, std::string_view value, std::string rule);
+    /// Without a value, when the rule says where: `config file /etc/x.json: line 3, column 9: ...`.
+    InputError(std::string field, std::string rule);
+    /// The same with a word for what the value is: `DVDI_VOLUME_OPTS: item "=5": <rule>`.
+    InputError(std::string field, std::string_view label, std::string_view value, std::string rule);
 
     [[nodiscard]] const std::string& field() const noexcept { return field_; }
     [[nodiscard]] const std::string& rule() const noexcept { return rule_; }
 
+    /// The same error with `; <more>` at the end of its message (what a module boundary adds,
+    /// e.g. what it undid); field() and rule() stay.
+    [[nodiscard]] InputError extended(std::string_view more) const;
+
   private:
+    struct Whole {};
+    InputError(Whole, std::string message, std::string field, std::string rule);
+
     std::string field_;
     std::string rule_;
 };

@@ -85,4 +85,16 @@ void write(Level level, std::string_view message) noexcept {
     }
 }
 
+void to_syslog(Level level, std::string_view message) noexcept {
+    if (!g_syslog || !enabled(level)) {
+        return;
+    }
+    try {
+        const std::string text = printable(message);
+        ::syslog(syslog_priority(level), "%.*s", static_cast<int>(text.size()), text.data());
+    } catch (...) {
+        // As write(): never a second failure.
+    }
+}
+
 } // namespace dvdi::core::log

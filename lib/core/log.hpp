@@ -28,6 +28,10 @@ void set_output_fd(int fd) noexcept;
 /// it is exactly one line on stderr and in syslog whatever it contains.
 void write(Level level, std::string_view message) noexcept;
 
+/// Sends `message` to syslog only (when enabled and `level` is on), escaped as write() does: for
+/// a line the command itself prints (gc's report on stdout), so that a terminal shows it once.
+void to_syslog(Level level, std::string_view message) noexcept;
+
 template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(Level::debug)) {
         write(Level::debug, fmt::format(f, std::forward<Args>(args)...));

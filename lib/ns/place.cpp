@@ -132,6 +132,9 @@ const char* op_of(Step s) {
         require(Feature{"statx STATX_ATTR_MOUNT_ROOT/STATX_MNT_ID", "5.8", false},
                 fmt::format("telling whether {} is already a mountpoint", plan.display));
     }
+    if ((r.step == Step::resolve_target || r.step == Step::create_target) && r.err == ENOTDIR) {
+        throw TargetNotDirectory(op_of(r.step), plan.display, r.err);
+    }
     const bool on_source = r.step == Step::open_source_in_ns || r.step == Step::setns;
     if (r.step == Step::attach && method == BindMethod::plain_bind) {
         throw core::SysError("mount MS_BIND", plan.display, r.err);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/error.hpp"
 #include "lib/ns/features.hpp"
 #include "lib/ns/process.hpp"
 
@@ -49,6 +50,14 @@ struct BindOptions {
     std::function<void()> before_attach;
 };
 
+/// The target, or a directory on its way to it, exists and is not a directory (a file of the
+/// image, most often): a volume is only ever placed on a directory. what() is the SysError's
+/// (``openat2 RESOLVE_IN_ROOT(`/data` inside `/rootfs`): Not a directory``).
+class TargetNotDirectory : public core::SysError {
+  public:
+    using core::SysError::SysError;
+};
+
 /// How the bind is made.
 enum class BindMethod {
     detached_clone, ///< open_tree(OPEN_TREE_CLONE) + mount_setattr on the host, move_mount inside
@@ -72,11 +81,11 @@ enum class BindMethod {
 /// the root of a mount of this very source (a repeated call), nothing is stacked on it.
 ///
 /// Needs: root (CAP_SYS_ADMIN), a kernel with openat2; `features` is the probe (a seam for
-/// tests). Throws core::InputError for a bad path; core::SysError naming the failing step and
-/// path; core::Error when the target is already a mountpoint of something else, when its mount
-/// would propagate the volume to peers (a shared mount), when a missing host path is not under
-/// an auto-create prefix, when the process exited or its pid was reused, or when the kernel
-/// lacks a feature (named, with the minimum kernel). On any error nothing is left mounted.
+/// tests). Throws core::InputError for a bad path; TargetNotDirectory when the target is a
+/// file; core::SysError naming the failing step and path; core::Error when the target is already a mountpoint of
+/// something else, when its mount would propagate the volume to peers (a shared mount), when a missing host path is not
+/// under an auto-create prefix, when the process exited or its pid was reused, or when the kernel lacks a feature
+/// (named, with the minimum kernel). On any error nothing is left mounted.
 void place_bind(const ProcessHandle& process, const std::string& host_source, const Target& target,
                 const BindOptions& options = {}, const KernelFeatures& features = probe_kernel_features());
 

@@ -1,5 +1,7 @@
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -74,12 +76,47 @@ TEST_CASE("config errors name the file, the key, the value and the rule", "[core
         {R"({"node_name": "../x"})", "c.json: node_name: \"../x\": must be"},
         {R"({"node_name": "-x"})", "c.json: node_name: \"-x\": must be"},
         {R"([1, 2])", "c.json: \"[1,2]\": the configuration must be a JSON object"},
-        {R"({"state_dir": )", "c.json: "},
+        {R"({"state_dir": )", "config file c.json: line 1, column 15: not valid JSON: "},
     };
     for (const auto& c : cases) {
         INFO(c.text);
         CHECK_THROWS_AS(parse_config(c.text, "c.json"), InputError);
         CHECK_THROWS_WITH(parse_config(c.text, "c.json"), Catch::StartsWith(c.message));
+    }
+}
+
+TEST_CASE("a broken config file is reported by position and reason, never echoed", "[core][config]") {
+    // What an operator's broken file looks like (truncated by a full disk, a stray byte from a
+    // bad copy, a trailing comma), and what a hostile one would try: bytes that drive the
+    // terminal or a secret near the error must not come back in the message.
+    const struct {
+        std::string text;
+        std::string message;
+    } cases[] = {
+        {"{\n  \"state_dir\": \"/run/dvdi\",\n  \"default_dri", "config file /etc/c.json: line 3, column 15: "},
+        {"{\n  \"state_dir\": \"/run/\xff\x1b[2Jsecret\"\n}", "config file /etc/c.json: line 2, column 22: "},
+        {"{\"syslog\": true,\n \"log_level\": \"info\",\n}", "config file /etc/c.json: line 3, column 1: "},
+        {"\xff\xfe{}", "config file /etc/c.json: line 1, column 1: "},
+        {"", "config file /etc/c.json: line 1, column 1: "},
+    };
+    for (const auto& c : cases) {
+        std::string message;
+        try {
+            (void)parse_config(c.text, "/etc/c.json");
+        } catch (const InputError& e) {
+            message = e.what();
+        }
+        INFO(c.text);
+        INFO(message);
+        CHECK(message.starts_with(c.message + "not valid JSON: syntax error"));
+        // Nothing of the file: no raw byte of it, no escaped one, no word near the error.
+        CHECK(message.find("\\x") == std::string::npos);
+        CHECK(message.find("\\u") == std::string::npos);
+        CHECK(message.find("last read") == std::string::npos);
+        CHECK(message.find("secret") == std::string::npos);
+        CHECK(message.find("default_dri") == std::string::npos);
+        CHECK(message.find("info") == std::string::npos);
+        CHECK(std::all_of(message.begin(), message.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; }));
     }
 }
 

@@ -113,6 +113,15 @@ TEST_CASE("dvdcli: usage and driver errors exit 1 with nothing on stdout", "[dvd
     CHECK(dvdcli.hook({"mount"}).status == 1);
 }
 
+TEST_CASE("dvdcli: a bad --volumeopts item is quoted whole, as DVDI_VOLUME_OPTS's are", "[dvdcli]") {
+    Dvdcli dvdcli;
+    const auto r = dvdcli({"mount", "--volumedriver=testplug", "--volumename=v", "--volumeopts=size=1,=5"});
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("--volumeopts: item \"=5\": an option needs a key before '='") != std::string::npos);
+    CHECK(dvdcli.plugin.calls("VolumeDriver.Create").empty());
+}
+
 TEST_CASE("dvdcli: create, get, list, path, remove and version", "[dvdcli]") {
     Dvdcli dvdcli;
     REQUIRE(dvdcli.hook({"create", "--volumedriver=testplug", "--volumename=v1", "--volumeopts=size=5"}).status == 0);

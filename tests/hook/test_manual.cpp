@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <future>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -118,6 +119,10 @@ TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
     CHECK(r.err == "dvdi-hook: error: volume.name: \"a/b\": a volume name cannot contain '/'\n");
     r = cli({"mount", "-o", "novalue", "v"});
     CHECK(r.status == 2);
+    CHECK(r.err == "dvdi-hook: error: --opt: item \"novalue\": an option is KEY=VALUE, and this item has no '='\n");
+    r = cli({"mount", "-o", "size=1", "-o", "=5", "v"});
+    CHECK(r.status == 2);
+    CHECK(r.err == "dvdi-hook: error: --opt: item \"=5\": an option needs a key before '='\n");
     r = cli({"mount", "--pid", "1", "v"});
     CHECK(r.status == 2);
     CHECK(r.err.find("--pid and --target go together") != std::string::npos);
@@ -162,6 +167,62 @@ std::size_t count_of(const std::string& text, const std::string& part) {
 }
 
 } // namespace
+
+TEST_CASE("--log-level debug logs each driver call; info logs none of them", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    const auto quiet = cli({"mount", "-d", plugin.name(), "v1"});
+    INFO(quiet.err);
+    REQUIRE(quiet.status == 0);
+    CHECK(quiet.err.empty()); // a busy node's hooks stay quiet at info
+    REQUIRE(cli({"unmount", "-d", plugin.name(), "v1"}).status == 0);
+
+    const auto mount = cli({"--log-level", "debug", "mount", "-d", plugin.name(), "v1"});
+    INFO(mount.err);
+    REQUIRE(mount.status == 0);
+    const std::string id = plugin.calls("VolumeDriver.Mount").back()["body"]["ID"].get<std::string>();
+    const std::string driver = "dvdi-hook: debug: driver " + plugin.name() + ": ";
+    CHECK(count_of(mount.err, driver + "Get/Create \"v1\": ok in ") == 1);
+    CHECK(count_of(mount.err, fmt::format("{}Mount \"v1\" ID {}: ok in ", driver, id)) == 1);
+    CHECK(mount.err.find(" ms: " + mount.out.substr(0, mount.out.size() - 1) + "\n") != std::string::npos);
+    plugin.behave("VolumeDriver.Unmount", "500");
+    const auto unmount = cli({"--log-level", "debug", "unmount", "-d", plugin.name(), "v1"});
+    INFO(unmount.err);
+    CHECK(count_of(unmount.err, fmt::format("{}Unmount \"v1\" ID {}: failed in ", driver, id)) == 1);
+    CHECK(unmount.err.find("test plugin: injected failure") != std::string::npos);
+}
+
+TEST_CASE("--log-level debug logs each placement: volume, process, target, mode, outcome", "[hook][manual][root]") {
+    DVDI_REQUIRE_ROOT();
+    const Cleanup remove_target([] {
+        std::error_code ec;
+        fs::remove("/tmp/dvdi-debug-target", ec);
+    });
+    const Cli cli;
+    in_private_mount_ns([&] {
+        FakeContainer proc;
+        const std::vector<std::string> args = {
+            "mount", "--ro", "--pid", std::to_string(proc.pid()), "--target", "/tmp/dvdi-debug-target", "shown"};
+        auto debug_args = args;
+        debug_args.insert(debug_args.begin(), {"--log-level", "debug"});
+        const auto m = cli(debug_args);
+        INFO(m.err);
+        REQUIRE(m.status == 0);
+        const auto ns = fs::read_symlink(fmt::format("/proc/{}/ns/mnt", proc.pid())).string(); // mnt:[N]
+        const std::string inode = ns.substr(5, ns.size() - 6);
+        CHECK(m.err.find(fmt::format("dvdi-hook: debug: placement of local/shown: \"{}\" at \"/tmp/dvdi-debug-target\" "
+                                     "in pid {} (mount namespace {}), ro: ok\n",
+                                     (cli.dir / "data/volumes/shown/_data").string(), proc.pid(), inode)) !=
+              std::string::npos);
+        CHECK(m.err.find("dvdi-hook: debug: driver local: Mount \"shown\" ID ") != std::string::npos);
+        // At info, the same command prints nothing of it (mount again: "ensure mounted").
+        const auto quiet = cli(args);
+        INFO(quiet.err);
+        CHECK(quiet.status == 0);
+        CHECK(quiet.err.find("placement of") == std::string::npos);
+        CHECK(quiet.err.find("driver local:") == std::string::npos);
+    });
+}
 
 TEST_CASE("concurrent mount --pid of one volume into one process mount and place it once", "[hook][manual][root]") {
     DVDI_REQUIRE_ROOT();
@@ -314,17 +375,87 @@ TEST_CASE("list shows each status as the state spells it, and a failed volume's 
 
     const auto table = cli({"list"});
     INFO(table.out);
-    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {}\n{:<12} {:<24} {:<14} {:<40} \n{:<12} last error: "
-                                   "{}\n",
-                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "USERS", plugin.name(), "v1",
-                                   "unmount_failed", v["mountpoint"].get<std::string>(), "", error));
+    const std::string mount_id = v["mount_id"].get<std::string>();
+    CHECK(table.out == fmt::format("{:<12} {:<24} {:<14} {:<40} {:<12} {}\n{:<12} {:<24} {:<14} {:<40} {:<12} \n{:<12} "
+                                   "last error: {}\n",
+                                   "DRIVER", "NAME", "STATUS", "MOUNTPOINT", "MOUNT ID", "USERS", plugin.name(), "v1",
+                                   "unmount_failed", v["mountpoint"].get<std::string>(),
+                                   mount_id.substr(mount_id.rfind(':') + 1, 12), "", error));
     plugin.behave("VolumeDriver.Unmount", "ok");
     REQUIRE(cli({"gc"}).status == 0);
     CHECK(cli({"list"}).out.find("last error") == std::string::npos);
 }
 
+TEST_CASE("list shows Docker's short IDs; --no-trunc and --json show them whole", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    REQUIRE(cli({"mount", "-d", plugin.name(), "v1"}).status == 0);
+    // A container of runc/podman holds it too (a 64-hex ID), as a hook would have recorded it.
+    const std::string container(64, 'c');
+    volumes::open_state_store((cli.dir / "state").string())->transact(volumes::Scope::all(), [&](volumes::State& s) {
+        s.volumes.at(0).users.push_back(container);
+    });
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    const std::string mount_id = state["volumes"][0]["mount_id"].get<std::string>();
+    const std::string random = mount_id.substr(mount_id.rfind(':') + 1);
+    REQUIRE(random.size() == 32);
+    CHECK(state["volumes"][0]["users"] == nlohmann::json{"manual:" + plugin.name() + "/v1", container});
+
+    const auto table = cli({"list"});
+    INFO(table.out);
+    const std::string mountpoint = state["volumes"][0]["mountpoint"].get<std::string>();
+    CHECK(table.out.find(fmt::format("{:<40} {:<12} manual:{}/v1,{}\n", mountpoint, random.substr(0, 12), plugin.name(),
+                                     std::string(12, 'c'))) != std::string::npos);
+    CHECK(table.out.find(mount_id) == std::string::npos);
+    CHECK(table.out.find(container) == std::string::npos);
+    CHECK(table.out.starts_with("DRIVER       NAME                     STATUS         MOUNTPOINT"));
+
+    const auto whole = cli({"list", "--no-trunc"});
+    INFO(whole.out);
+    CHECK(whole.out.find(fmt::format(" {} manual:{}/v1,{}\n", mount_id, plugin.name(), container)) !=
+          std::string::npos);
+    CHECK(cli({"list", "--help"}).out.find("--no-trunc") != std::string::npos);
+}
+
+TEST_CASE("short IDs: mount IDs by their random part, hex container IDs by their start, holders whole",
+          "[hook][manual]") {
+    CHECK(volumes::short_id("node-a:0123456789ab:" + std::string(32, 'f')) == std::string(12, 'f'));
+    CHECK(volumes::short_id(std::string(64, 'e')) == std::string(12, 'e'));
+    CHECK(volumes::short_id("0123456789abcdef") == "0123456789ab");
+    CHECK(volumes::short_id("0123456789ab") == "0123456789ab");
+    CHECK(volumes::short_id("manual:local/scratch") == "manual:local/scratch");
+    CHECK(volumes::short_id("dvdcli:rexray/v1") == "dvdcli:rexray/v1");
+    CHECK(volumes::short_id("3f8c1a2e-5b7d-4c11-9e0f-1234567890ab") == "3f8c1a2e-5b7d-4c11-9e0f-1234567890ab");
+    CHECK(volumes::short_id("dvdi-e2e-writer") == "dvdi-e2e-writer");
+    CHECK(volumes::short_id("a:b:" + std::string(31, 'a')) == "a:b:" + std::string(31, 'a'));
+}
+
+TEST_CASE("list shows the error of a Mount that failed and could not be undone", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    // The plugin takes the Mount and never answers, nor the Unmount that undoes it: the
+    // volume's record stays `mounting` for gc, with why.
+    plugin.behave("VolumeDriver.Mount", "close");
+    plugin.behave("VolumeDriver.Unmount", "close");
+    const auto mount = cli({"mount", "-d", plugin.name(), "v1"});
+    INFO(mount.out << mount.err);
+    REQUIRE(mount.status == 1);
+    const auto state = nlohmann::json::parse(cli({"list", "--json"}).out);
+    REQUIRE(state["volumes"].size() == 1);
+    const auto& v = state["volumes"][0];
+    CHECK(v["status"] == "mounting");
+    const std::string error = v["last_error"].get<std::string>();
+    CHECK(error.starts_with("plugin " + plugin.name() + ": VolumeDriver.Mount \"v1\": "));
+    CHECK(error.find("unmounting it again failed too") != std::string::npos);
+    const auto table = cli({"list"});
+    INFO(table.out);
+    CHECK(table.out.find(fmt::format("\n{:<12} last error: {}\n", "", error)) != std::string::npos);
+}
+
 TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody holds, and says each once",
           "[hook][manual][gc]") {
+    // Each report line once across stdout and stderr: on a terminal both show, and a line that
+    // the command prints and the logger repeats shows twice.
     const Cli cli;
     REQUIRE(cli({"mount", "scratch"}).status == 0); // a plain directory: no mount, no root needed
     // A release interrupted between its two writes: the holder's record went, its use did not.
@@ -337,10 +468,38 @@ TEST_CASE("gc drops a user whose container record is gone, unmounts what nobody 
     const std::string dropped = "volume local/scratch: dropped user manual:local/scratch (no such container)";
     const std::string unmounted = "volume local/scratch: unmounted (no container holds it)";
     CHECK(gc.out == dropped + "\n" + unmounted + "\n");
-    CHECK(count_of(gc.err, "dvdi-hook: info: " + dropped + "\n") == 1);
-    CHECK(count_of(gc.err, "dvdi-hook: info: " + unmounted + "\n") == 1);
+    CHECK(count_of(gc.err, dropped) == 0);
+    CHECK(count_of(gc.err, unmounted) == 0);
     CHECK(nlohmann::json::parse(cli({"list", "--json"}).out)["volumes"].empty());
     CHECK(cli({"gc"}).out == "nothing to do\n");
+}
+
+TEST_CASE("gc prints a failed step once, on stderr, and a done one once, on stdout", "[hook][manual][gc]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    REQUIRE(cli({"mount", "-d", "local", "scratch"}).status == 0); // a plain directory: no root needed
+    REQUIRE(cli({"mount", "-d", plugin.name(), "stuck"}).status == 0);
+    plugin.behave("VolumeDriver.Unmount", "close"); // no answer: the unmount fails, gc retries it
+    REQUIRE(cli({"unmount", "-d", plugin.name(), "stuck"}).status == 0);
+    // The holder of "scratch" is gone: gc unmounts it (stdout). "stuck"'s retry fails (stderr).
+    volumes::open_state_store((cli.dir / "state").string())->transact(volumes::Scope::all(), [](volumes::State& s) {
+        s.containers.clear();
+    });
+    const auto gc = cli({"gc"});
+    INFO("stdout:\n" << gc.out << "stderr:\n" << gc.err);
+    CHECK(gc.status == 1);
+    const std::string failed = "FAILED: volume " + plugin.name() + "/stuck: unmount failed again: ";
+    CHECK(count_of(gc.err, failed) == 1);
+    CHECK(count_of(gc.out, "stuck") == 0);
+    CHECK(count_of(gc.err, "dvdi-hook: error: gc: ") == 1);
+    // Every line of stdout appears once, and nowhere on stderr.
+    std::istringstream lines(gc.out);
+    for (std::string line; std::getline(lines, line);) {
+        INFO(line);
+        CHECK(count_of(gc.out, line) == 1);
+        CHECK(count_of(gc.err, line) == 0);
+    }
+    CHECK_FALSE(gc.out.empty());
 }
 
 TEST_CASE("the README's main command runs the demo", "[hook][demo][root]") {

@@ -194,6 +194,44 @@ TEST_CASE("a failing second volume stops the container and releases the first", 
     CHECK(node.state().empty());
 }
 
+TEST_CASE("a container path that is a file in the image names its variable; the volumes are released",
+          "[hook][e2e][root]") {
+    DVDI_REQUIRE_ROOT();
+    DVDI_REQUIRE_PROGRAM("runc");
+    TestPlugin plugin;
+    const Node node(&plugin);
+    // The image has a regular file where the request wants a volume (a typo, or a tenant hoping
+    // to have a volume of its own content mounted over the image's /etc/passwd): refused with
+    // the slot's CONTAINERPATH variable named, the file left as it was, nothing mounted, and the
+    // volumes already mounted for the container given back to the driver.
+    auto b = bundle("echo should-not-run",
+                    {"DVDI_VOLUME_NAME=first", "DVDI_VOLUME_DRIVER=" + plugin.name(),
+                     "DVDI_VOLUME_CONTAINERPATH=/first", "DVDI_VOLUME_NAME2=over",
+                     "DVDI_VOLUME_DRIVER2=" + plugin.name(), "DVDI_VOLUME_CONTAINERPATH2=/etc/passwd"});
+    node.add_hooks(b);
+    b.write();
+    const std::string passwd = read_file(b.rootfs() / "etc/passwd");
+    in_private_mount_ns([&] {
+        const auto r = run_container("runc", b, "dvdi-file-target");
+        REQUIRE(r.status != 0);
+        REQUIRE(r.out.empty());
+        INFO(r.err);
+        CHECK(r.err.find(
+                  R"(DVDI_VOLUME_CONTAINERPATH2: \"/etc/passwd\": is a file, not a directory, in the container)") !=
+              std::string::npos);
+        CHECK(r.err.find("released the volumes already taken (" + plugin.name() + "/first, " + plugin.name() +
+                         "/over)") != std::string::npos);
+        CHECK(r.err.find("DVDI_VOLUME_NAME") == std::string::npos);
+        CHECK(r.err.find("exit status 2") != std::string::npos); // an input error: exit 2
+        CHECK(run({"grep", "-c", plugin.volumes_dir().string(), "/proc/self/mountinfo"}).out == "0\n");
+    });
+    CHECK(read_file(b.rootfs() / "etc/passwd") == passwd);
+    CHECK(plugin.calls("VolumeDriver.Mount").size() == 2);
+    CHECK(plugin.calls("VolumeDriver.Unmount").size() == 2);
+    CHECK(plugin.mounts() == nlohmann::json::object());
+    CHECK(node.state().empty());
+}
+
 TEST_CASE("a bad request fails the container with the rule, and changes nothing", "[hook][e2e][root]") {
     DVDI_REQUIRE_ROOT();
     DVDI_REQUIRE_PROGRAM("runc");

@@ -7,6 +7,7 @@
 #include "lib/core/log.hpp"
 #include "lib/volumes/drivers/discovery.hpp"
 #include "lib/volumes/drivers/local.hpp"
+#include "lib/volumes/drivers/logged.hpp"
 #include "lib/volumes/drivers/plugin.hpp"
 #include "lib/volumes/requests/validate.hpp"
 
@@ -44,16 +45,21 @@ std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config&
         std::find(config.allowed_drivers.begin(), config.allowed_drivers.end(), name) == config.allowed_drivers.end()) {
         throw core::InputError("driver", name, "not in allowed_drivers of the configuration");
     }
+    std::unique_ptr<Driver> driver;
     if (name == "local") {
-        return std::make_unique<LocalDriver>(config.data_dir);
+        driver = std::make_unique<LocalDriver>(config.data_dir);
+    } else {
+        if (!timer) {
+            timer = std::make_shared<Timer>();
+        }
+        auto endpoint = discover(name, config, *timer);
+        core::log::debug("plugin {}: at {}", name, endpoint.url());
+        driver =
+            std::make_unique<PluginDriver>(name, std::make_unique<HttpTransport>(endpoint, config.timeouts.connect),
+                                           config.timeouts, std::move(timer));
     }
-    if (!timer) {
-        timer = std::make_shared<Timer>();
-    }
-    auto endpoint = discover(name, config, *timer);
-    core::log::debug("plugin {}: at {}", name, endpoint.url());
-    return std::make_unique<PluginDriver>(name, std::make_unique<HttpTransport>(endpoint, config.timeouts.connect),
-                                          config.timeouts, std::move(timer));
+    // Every driver call of the hook comes through here: at debug level, each one is logged.
+    return core::log::enabled(core::log::Level::debug) ? log_calls(std::move(driver)) : std::move(driver);
 }
 
 } // namespace dvdi::volumes

@@ -77,6 +77,13 @@ class Node::Rollback {
         return core::Error(fmt::format("{}: {}; {}", volume(i), what, release(taken)));
     }
 
+    /// The same for a request the container's own setup refuses (its path is a file in its
+    /// image): the error stays an InputError naming the request's field, with the volume and
+    /// what was released after it.
+    [[nodiscard]] core::InputError fail(std::size_t i, const core::InputError& e, std::size_t taken) const {
+        return e.extended(fmt::format("volume {}: {}", rows_[i].name(), release(taken)));
+    }
+
     [[nodiscard]] std::string volume(std::size_t i) const { return "volume " + rows_[i].described(); }
 
   private:
@@ -126,6 +133,20 @@ std::string undo_mount(StateStore& store, Driver& driver, const VolumeKey& key, 
     }
     forget_volume(store, key);
     return done;
+}
+
+// A Mount whose outcome is unknown and whose undo failed too stays `mounting` for gc: its
+// record says why, for `list` (nothing when the undo dropped the record).
+void note_mount_error(StateStore& store, const VolumeKey& key, const std::string& mount_id, const std::string& error) {
+    try {
+        store.transact(Scope{.volumes = {key}}, [&](State& s) {
+            if (VolumeRecord* v = s.find_volume(key); v != nullptr && v->mount_id == mount_id) {
+                v->note_error(error);
+            }
+        });
+    } catch (const std::exception& e) {
+        core::log::warn("volume {}: recording its Mount's error failed ({})", key, e.what());
+    }
 }
 
 } // namespace
@@ -312,6 +333,8 @@ void Node::place_all(std::vector<Row>& rows, const Placer& place, const Rollback
     std::vector<std::string> targets;
     try {
         targets = place(items, at);
+    } catch (const core::InputError& e) {
+        throw rollback.fail(std::min(at, rows.size() - 1), e, rows.size());
     } catch (const std::exception& e) {
         throw rollback.fail(std::min(at, rows.size() - 1), e.what(), rows.size());
     }
@@ -374,8 +397,10 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
             forget_volume(store_, key);
             throw;
         }
-        throw DriverUnreachable(
-            DriverError(fmt::format("{} ({})", e.what(), undo_mount(store_, drivers_.get(r.driver), key, mount_id))));
+        const std::string error =
+            fmt::format("{} ({})", e.what(), undo_mount(store_, drivers_.get(r.driver), key, mount_id));
+        note_mount_error(store_, key, mount_id, error);
+        throw DriverUnreachable(DriverError(error));
     } catch (...) {
         // A Mount the driver refused is never followed by an Unmount (Docker's rule): forget
         // the volume.

@@ -13,11 +13,16 @@ namespace dvdi::volumes {
 
 namespace {
 
+// A line of gc's outcome. With a report, the caller prints it (the `gc` command: each line once
+// on a terminal) and it goes to syslog only; without one (a hook settling what it found), it is
+// logged as any other line.
 void say(GcReport* report, std::vector<std::string> GcReport::*list, std::string line) {
-    if (report != nullptr) {
-        (report->*list).push_back(line);
+    if (report == nullptr) {
+        core::log::info("{}", line);
+        return;
     }
-    core::log::info("{}", line);
+    core::log::to_syslog(list == &GcReport::failures ? core::log::Level::warning : core::log::Level::info, line);
+    (report->*list).push_back(std::move(line));
 }
 
 // What a container holds: the volumes it is a user of (the others it asked for were never
@@ -77,7 +82,7 @@ void Node::resolve_interrupted(const VolumeKey& key, GcReport* report) {
         store_.transact(scope, [&](State& st) {
             if (VolumeRecord* r = st.find_volume(key)) {
                 r->status = was_mounting ? VolumeStatus::mounting : VolumeStatus::unmount_failed;
-                r->last_error = e.what();
+                r->note_error(e.what());
             }
         });
         say(report, &GcReport::failures,
@@ -120,7 +125,7 @@ void Node::keep_unmount_failed(const VolumeKey& key, const std::string& error) {
     store_.transact(Scope{.volumes = {key}}, [&](State& st) {
         if (VolumeRecord* r = st.find_volume(key)) {
             r->status = VolumeStatus::unmount_failed;
-            r->last_error = error;
+            r->note_error(error);
         }
     });
 }

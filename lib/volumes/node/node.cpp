@@ -220,7 +220,7 @@ bool Node::release_locked(const std::string& container_id) {
                 s.erase_volume(key);
             } else {
                 v->status = VolumeStatus::unmount_failed;
-                v->last_error = f->second;
+                v->note_error(f->second);
             }
         }
     });

@@ -103,7 +103,8 @@ class Node {
     /// were doing, and retries failed unmounts. A refused Unmount is settled by the driver's
     /// Path: no mountpoint, and the record is dropped (said in the report); else it stays.
     /// Each container and volume is settled on its own: what fails for one (a driver call, a
-    /// state write) is a line in `failures` and the pass goes on. Every line is also logged.
+    /// state write) is a line in `failures` and the pass goes on. Every line also goes to syslog
+    /// (core::log::to_syslog): the caller prints the report.
     /// Throws only when the state cannot be read at all.
     GcReport gc();
 

@@ -34,6 +34,30 @@ std::string listed(const std::vector<std::string>& v) {
     return v.empty() ? "none" : fmt::format("{}", fmt::join(v, ", "));
 }
 
+// `--log-level debug`: one line per volume placed (or not) in a container.
+void log_placement(const ns::ProcessHandle& process, const Request& r, const ns::Bind& bind, std::string_view outcome) {
+    core::log::debug("placement of {}: {} at {}{} in pid {} (mount namespace {}), {}: {}", r.key(),
+                     core::quote(bind.source, 4096), core::quote(bind.target.path, 4096),
+                     bind.target.root ? " inside " + core::quote(*bind.target.root, 4096) : std::string(),
+                     process.pid(), process.mount_ns_inode(), r.mode == Mode::ro ? "ro" : "rw", outcome);
+}
+
+void log_placements(const ns::ProcessHandle& process, const std::vector<PlaceItem>& items,
+                    const std::vector<ns::Bind>& binds, const std::vector<std::size_t>& item_of,
+                    const ns::PlaceProgress& progress, const char* error) {
+    if (!core::log::enabled(core::log::Level::debug)) {
+        return;
+    }
+    for (std::size_t k = 0; k < binds.size(); ++k) {
+        const bool failed = error != nullptr && k == progress.at;
+        if (error != nullptr && k > progress.at) {
+            break;
+        }
+        log_placement(process, *items[item_of[k]].request, binds[k],
+                      failed ? fmt::format("failed: {}", error) : std::string("ok"));
+    }
+}
+
 } // namespace
 
 std::optional<ns::Target> target_for(const Request& r, const std::string& mountpoint, const ContainerRoot& root) {
@@ -98,6 +122,27 @@ Placer place_each(std::function<std::string(const Request&, const std::string&)>
     };
 }
 
+namespace {
+
+// Called in a catch block of make_placer: sets `at` to the volume whose bind failed and throws
+// again, a file where the request wants its volume as the request's own error.
+[[noreturn]] void rethrow_for(const std::vector<PlaceItem>& items, const std::vector<std::size_t>& item_of,
+                              const ns::PlaceProgress& progress, std::size_t& at) {
+    at = item_of.at(progress.at);
+    try {
+        throw;
+    } catch (const ns::TargetNotDirectory&) {
+        // The image (or the sandbox) has a file where the request wants its volume: the
+        // request's container path field is what to change.
+        const Request& r = *items[at].request;
+        throw core::InputError(r.path_origin(), r.container_path.value_or(items[at].mountpoint),
+                               "is a file, not a directory, in the container: a volume is placed on a directory "
+                               "(one that exists, or a path the hook can create)");
+    }
+}
+
+} // namespace
+
 Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
     return [&process, root = std::move(root)](const std::vector<PlaceItem>& items, std::size_t& at) {
         std::vector<std::string> targets(items.size());
@@ -121,9 +166,10 @@ Placer make_placer(const ns::ProcessHandle& process, ContainerRoot root) {
         ns::PlaceProgress progress;
         try {
             ns::place_binds(process, binds, progress);
-        } catch (...) {
-            at = item_of.at(progress.at);
-            throw;
+            log_placements(process, items, binds, item_of, progress, nullptr);
+        } catch (const std::exception& e) {
+            log_placements(process, items, binds, item_of, progress, e.what());
+            rethrow_for(items, item_of, progress, at);
         }
         return targets;
     };

@@ -42,6 +42,34 @@ void read_key(const json& j, VolumeKey& k) {
 }
 } // namespace
 
+void VolumeRecord::note_error(std::string_view what) {
+    std::string text = core::printable(what);
+    if (text.size() > kMaxLastError) {
+        std::size_t end = kMaxLastError - 3;
+        // printable() leaves only well-formed UTF-8: back up to the start of a character.
+        while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+            --end;
+        }
+        text = text.substr(0, end) + "...";
+    }
+    last_error = std::move(text);
+}
+
+std::string short_id(std::string_view id) {
+    constexpr std::size_t kShort = 12;
+    const auto hex = [](std::string_view s) {
+        return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    };
+    const auto colon = id.rfind(':');
+    const std::string_view random = colon == std::string_view::npos ? id : id.substr(colon + 1);
+    // A mount ID's random part is 32 hex digits after a node name, 64 without one.
+    const std::size_t least = colon == std::string_view::npos ? kShort + 1 : 32;
+    if (random.size() >= least && hex(random)) {
+        return std::string(random.substr(0, kShort));
+    }
+    return std::string(id);
+}
+
 void to_json(json& j, const VolumeRecord& v) {
     j = json{{"driver", v.key.driver},    {"name", v.key.name},
              {"mount_id", v.mount_id},    {"mountpoint", v.mountpoint},

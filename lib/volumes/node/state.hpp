@@ -45,8 +45,22 @@ struct VolumeRecord {
     /// may still be in flight at the driver until its deadline, even after its hook died.
     std::int64_t intent_at = 0;
 
+    /// Sets last_error to `what` made printable (core::printable) and cut to kMaxLastError bytes
+    /// at a character boundary: it quotes a plugin's text, and every hook and `list` reads it.
+    void note_error(std::string_view what);
+
     bool operator==(const VolumeRecord&) const = default;
 };
+
+/// An ID as Docker's short form, 12 characters, for tables: a mount ID (`NODE:CONTAINER12:HEX32`,
+/// or 64 hex digits without a node name) by the first 12 hex digits of its random part, a
+/// container ID of more than 12 hex digits (runc, podman, Docker) by its first 12. Anything
+/// else (`manual:...`, `dvdcli:...`, a Mesos UUID, a runc name) is returned whole: a prefix of
+/// it would not tell holders apart.
+[[nodiscard]] std::string short_id(std::string_view id);
+
+/// The most of an error a volume record keeps (VolumeRecord::note_error).
+inline constexpr std::size_t kMaxLastError = 1024;
 
 /// Where one of a container's volumes went.
 struct Placement {

@@ -97,24 +97,7 @@ void place(Slots& slots, std::string_view var, std::string_view value, std::vect
 }
 
 Options parse_opts(const Var& var) {
-    Options out;
-    std::string_view rest = var.value;
-    while (!rest.empty()) {
-        const std::size_t comma = std::min(rest.find(','), rest.size());
-        const std::string_view piece = trim(rest.substr(0, comma));
-        rest.remove_prefix(std::min(comma + 1, rest.size()));
-        if (piece.empty()) {
-            continue;
-        }
-        const std::size_t eq = piece.find('=');
-        if (eq == std::string_view::npos) {
-            throw input_error(var.name, piece, "an option must be key=value");
-        }
-        const std::string_view key = trim(piece.substr(0, eq));
-        const std::string_view value = trim(piece.substr(eq + 1));
-        check_option(key, value, true, var.name);
-        out.emplace_back(key, value);
-    }
+    Options out = parse_option_list(var.value, var.name);
     check_unique_option_keys(out, var.name);
     return out;
 }

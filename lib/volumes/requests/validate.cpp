@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -80,28 +81,90 @@ void check_driver_name(std::string_view driver, const std::string& field) {
     }
 }
 
-void check_option(std::string_view key, std::string_view value, bool env_form, const std::string& field) {
+namespace {
+
+// What is wrong with one option, if anything: the rule it breaks and the part (key or value)
+// it is about. The one statement of the option rules; check_option and parse_option_item word
+// it differently (the part alone, or the whole item).
+struct OptionProblem {
+    std::string_view part;
+    std::string rule;
+};
+
+std::optional<OptionProblem> option_problem(std::string_view key, std::string_view value, bool env_form) {
     if (key.empty()) {
-        throw input_error(field, value, "an option key cannot be empty");
+        return OptionProblem{value, "an option key cannot be empty"};
     }
     // Options are stored in the node state and sent to the driver: bounded, so that a tenant
     // cannot fill /run or make every hook of the node parse megabytes.
     if (key.size() > kMaxOptionKey) {
-        throw input_error(field, key, fmt::format("an option key is at most {} bytes", kMaxOptionKey));
+        return OptionProblem{key, fmt::format("an option key is at most {} bytes", kMaxOptionKey)};
     }
     if (value.size() > kMaxOptionValue) {
-        throw input_error(field, value, fmt::format("an option value is at most {} bytes", kMaxOptionValue));
+        return OptionProblem{value, fmt::format("an option value is at most {} bytes", kMaxOptionValue)};
     }
     if (key.find_first_of("=,") != std::string_view::npos || has_control(key)) {
-        throw input_error(field, key, "an option key cannot contain '=', ',' or control characters");
+        return OptionProblem{key, "an option key cannot contain '=', ',' or control characters"};
     }
-    require_utf8(key, field, "an option key");
+    if (!is_valid_utf8(key)) {
+        return OptionProblem{key, "an option key must be valid UTF-8"};
+    }
     if (has_control(value) || (env_form && value.find(',') != std::string_view::npos)) {
-        throw input_error(field, value,
-                          env_form ? "an option value cannot contain ',' or control characters"
-                                   : "an option value cannot contain control characters");
+        return OptionProblem{value, env_form ? "an option value cannot contain ',' or control characters"
+                                             : "an option value cannot contain control characters"};
     }
-    require_utf8(value, field, "an option value");
+    if (!is_valid_utf8(value)) {
+        return OptionProblem{value, "an option value must be valid UTF-8"};
+    }
+    return std::nullopt;
+}
+
+std::string_view trim_blanks(std::string_view s) {
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+} // namespace
+
+void check_option(std::string_view key, std::string_view value, bool env_form, const std::string& field) {
+    if (auto problem = option_problem(key, value, env_form)) {
+        throw input_error(field, problem->part, std::move(problem->rule));
+    }
+}
+
+std::pair<std::string, std::string> parse_option_item(std::string_view item, bool env_form, const std::string& field) {
+    // The whole item is quoted (core::quote: escaped, at most 80 bytes of it): a fragment such
+    // as the empty key of "=5" says nothing, and the item is tenant text bound for the log.
+    const auto fail = [&](std::string rule) { return core::InputError(field, "item", item, std::move(rule)); };
+    const std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+        throw fail("an option is KEY=VALUE, and this item has no '='");
+    }
+    const std::string_view key = trim_blanks(item.substr(0, eq));
+    const std::string_view value = trim_blanks(item.substr(eq + 1));
+    if (key.empty()) {
+        throw fail("an option needs a key before '='");
+    }
+    if (auto problem = option_problem(key, value, env_form)) {
+        throw fail(std::move(problem->rule));
+    }
+    return {std::string(key), std::string(value)};
+}
+
+Options parse_option_list(std::string_view list, const std::string& field) {
+    Options out;
+    while (!list.empty()) {
+        const std::size_t comma = std::min(list.find(','), list.size());
+        const std::string_view item = trim_blanks(list.substr(0, comma));
+        list.remove_prefix(std::min(comma + 1, list.size()));
+        if (!item.empty()) {
+            out.push_back(parse_option_item(item, true, field));
+        }
+    }
+    return out;
 }
 
 void check_unique_option_keys(const Options& options, const std::string& field) {

@@ -44,6 +44,18 @@ void check_driver_name(std::string_view driver, const std::string& field);
 /// Both UTF-8.
 void check_option(std::string_view key, std::string_view value, bool env_form, const std::string& field);
 
+/// One option item `KEY=VALUE` of a list (DVDI_VOLUME_OPTS, dvdcli's --volumeopts, `mount -o`):
+/// split on the first '=' (a value may contain '='), key and value trimmed of blanks, then the
+/// rules of check_option. Throws core::InputError naming `field` and quoting the whole item
+/// (escaped, at most 80 bytes of it): `DVDI_VOLUME_OPTS: item "=5": an option needs a key
+/// before '='`.
+[[nodiscard]] std::pair<std::string, std::string> parse_option_item(std::string_view item, bool env_form,
+                                                                    const std::string& field);
+
+/// A comma-separated list of items (SPEC S1.3): each item as parse_option_item (env form),
+/// empty pieces skipped ("a=1,,b=2" is two options). Repeated keys are the caller's rule.
+[[nodiscard]] Options parse_option_list(std::string_view list, const std::string& field);
+
 /// Every key of `options` once at most, and at most kMaxOptions of them; throws naming `field`
 /// and the repeated (or first excess) key.
 void check_unique_option_keys(const Options& options, const std::string& field);

@@ -427,14 +427,15 @@ TEST_CASE("gc settles each container and volume on its own: what fails is report
     CHECK(drivers["rexray"].count("Unmount v-gone-1") == 1);
     CHECK(drivers["rexray"].count("Unmount v-gone-2") == 0);
     CHECK(drivers["rexray"].count("Unmount v-gone-3") == 1);
-    // Every line of the report is logged, once.
+    // The caller prints the report (the gc command: each line once on a terminal); the log's
+    // stderr does not repeat it (syslog gets it, core::log::to_syslog).
     const std::string logged = test::read_file(dir / "log");
     INFO(logged);
     for (const auto& line : report.actions) {
-        CHECK(count_of(logged, "dvdi-hook: info: " + line + "\n") == 1);
+        CHECK(count_of(logged, line) == 0);
     }
     for (const auto& line : report.failures) {
-        CHECK(count_of(logged, "dvdi-hook: info: " + line + "\n") == 1);
+        CHECK(count_of(logged, line) == 0);
     }
 
     // Once the disk has room and the driver answers, the next pass settles the rest.

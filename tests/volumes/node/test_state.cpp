@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 
 #include "lib/core/core.hpp"
 #include "lib/volumes/node/state_store.hpp"
+#include "lib/volumes/requests/validate.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/ns/fake_container.hpp"
 #include "tests/volumes/node/fakes.hpp"
@@ -447,4 +449,23 @@ TEST_CASE("a volume's lock file goes with its last record; gc sweeps what a kill
     CHECK(files() == 2);
     busy.reset();
     CHECK(files() == 1);
+}
+
+TEST_CASE("a volume's last error is kept printable and bounded", "[volumes][state]") {
+    // A plugin (storage-operator input) answers its Err with 4 KiB of terminal control bytes and
+    // multi-byte characters, hoping to repaint the screen of whoever runs `list` or to bloat
+    // the record every hook reads: the record keeps an escaped, cut copy.
+    std::string err;
+    while (err.size() < 4096) {
+        err += "\x1b]0;owned\a\r\n€";
+    }
+    volumes::VolumeRecord v;
+    v.note_error(err);
+    CHECK(v.last_error.size() <= volumes::kMaxLastError);
+    CHECK(v.last_error.ends_with("..."));
+    CHECK(v.last_error.starts_with("\\x1b]0;owned\\x07\\x0d\\x0a€"));
+    CHECK(std::none_of(v.last_error.begin(), v.last_error.end(), [](char c) { return c >= 0 && c < 0x20; }));
+    CHECK(volumes::is_valid_utf8(v.last_error));
+    v.note_error("plugin p: VolumeDriver.Mount \"v\": short");
+    CHECK(v.last_error == "plugin p: VolumeDriver.Mount \"v\": short");
 }
