@@ -33,6 +33,20 @@ class LoggedDriver : public Driver {
             return std::string();
         });
     }
+    void create(const std::string& volume, const Options& options) override {
+        logged("Create", volume, {}, [&] {
+            inner_->create(volume, options);
+            return std::string();
+        });
+    }
+    std::optional<VolumeInfo> get(const std::string& volume) override {
+        std::optional<VolumeInfo> out;
+        logged("Get", volume, {}, [&] {
+            out = inner_->get(volume);
+            return std::string(out ? "found" : "no such volume");
+        });
+        return out;
+    }
     std::string path(const std::string& volume) override {
         return logged("Path", volume, {}, [&] { return inner_->path(volume); });
     }
