@@ -43,6 +43,14 @@ install -D -m 0644 "$examples/mesos/dvdi-hook-modules.json" "$dest/usr/share/dvd
 install -d -m 0755 "$dest/usr/lib/dvdi-hook/bin"
 ln -sf ../../../bin/dvdi-hook "$dest/usr/lib/dvdi-hook/bin/dvdcli"
 
+# The operator's documentation: the README and docs/*.md, under docs/ as in the repository so
+# that the README's links to them hold. debian/rules keeps them uncompressed (dh_compress -X.md)
+# and the spec lists them by these paths, so both packages hold the same files.
+install -D -m 0644 "$here/../README.md" "$dest/usr/share/doc/dvdi-hook/README.md"
+for doc in "$here"/../docs/*.md; do
+  install -D -m 0644 "$doc" "$dest/usr/share/doc/dvdi-hook/docs/$(basename "$doc")"
+done
+
 install -d -m 0755 "$dest/usr/share/man/man8"
 python3 "$here/man/gen-man.py" "$binary" "$here/man/dvdi-hook.8.in" >"$dest/usr/share/man/man8/dvdi-hook.8"
 gzip -9nf "$dest/usr/share/man/man8/dvdi-hook.8"

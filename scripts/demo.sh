@@ -3,16 +3,45 @@
 # as runc's prestart/poststop hook with the built-in `local` driver. One container writes into a
 # volume, a second container reads it back. Everything (node state, volume data, bundles) lives
 # in a temporary directory, and the demo runs in a private mount namespace: it leaves nothing.
+#
+# It builds only what it runs (build/hook/dvdi-hook, not the test suite) and says what it is
+# doing before each step; a step that fails shows its output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
-bash scripts/build.sh >/dev/null
-hook=$(realpath "${BUILD_DIR:-build}/hook/dvdi-hook")
+builddir=${BUILD_DIR:-build}
+
+# Runs a step with its output kept in a log, shown only when the step fails.
+step() { # MESSAGE COMMAND...
+  local message=$1 log
+  shift
+  echo "demo: $message"
+  log=$(mktemp /tmp/dvdi-demo-step.XXXXXX)
+  if ! "$@" >"$log" 2>&1; then
+    echo "demo: failed: $*; its output:" >&2
+    cat "$log" >&2
+    echo "demo: (that output is also in $log)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
 
 if [ "${DVDI_DEMO_INNER:-}" != 1 ]; then
+  step "installing build dependencies, runc, busybox-static and jq (apt; nothing when already there)..." \
+    bash scripts/setup.sh --demo
+  if [ ! -f "$builddir/build.ninja" ]; then
+    # meson setup would build it too (into the same place), silently: done first, it is announced.
+    if [ ! -f "$builddir/libmount-static/lib/libmount.a" ]; then
+      step "building the static libmount from util-linux's Debian source package (first time only; a few minutes)..." \
+        bash scripts/build-libmount.sh "$builddir/libmount-static"
+    fi
+    step "configuring the build in $builddir (meson setup)..." meson setup "$builddir"
+  fi
+  step "building dvdi-hook (ninja -C $builddir hook/dvdi-hook; the test suite is not built)..." \
+    ninja -C "$builddir" hook/dvdi-hook
   # Re-run inside a private mount namespace, so the demo's mounts never reach the host.
   exec unshare --mount --propagation private env DVDI_DEMO_INNER=1 bash "$0" "$@"
 fi
+hook=$(realpath "$builddir/hook/dvdi-hook")
 
 work=$(mktemp -d /tmp/dvdi-demo.XXXXXX)
 cleanup() {

@@ -24,7 +24,7 @@ struct Dvdcli {
     Dvdcli() {
         write_file(config_path, json(plugin.config()).dump());
         fs::create_directories(bin);
-        // The README's install step: ln -s /usr/bin/dvdi-hook /usr/local/bin/dvdcli
+        // As the package installs it: /usr/lib/dvdi-hook/bin/dvdcli -> dvdi-hook, that directory first on PATH
         fs::create_symlink(hook_binary(), bin / "dvdcli");
     }
 

@@ -403,6 +403,39 @@ const std::set<std::string> kPayload = {
     "/usr/share/man/man8/dvdi-hook.8.gz",
 };
 
+/// The operator's documentation both packages install from the source tree: README.md and
+/// docs/*.md, under /usr/share/doc/dvdi-hook/ (docs/ kept, so the README's links hold).
+std::map<std::string, fs::path> expected_docs() {
+    std::map<std::string, fs::path> out = {{"/usr/share/doc/dvdi-hook/README.md", source_root() / "README.md"}};
+    for (const auto& e : fs::directory_iterator(source_root() / "docs")) {
+        if (e.path().extension() == ".md") {
+            out["/usr/share/doc/dvdi-hook/docs/" + e.path().filename().string()] = e.path();
+        }
+    }
+    return out;
+}
+
+/// The documentation files of a package, without the distribution's own (the .deb's copyright
+/// and changelog).
+std::set<std::string> doc_files(const FileList& all) {
+    std::set<std::string> out;
+    for (const auto& [path, e] : all) {
+        if (e.type != 'd' && path.starts_with("/usr/share/doc/dvdi-hook/") &&
+            path != "/usr/share/doc/dvdi-hook/copyright" && path != "/usr/share/doc/dvdi-hook/changelog.Debian.gz") {
+            out.insert(path);
+        }
+    }
+    return out;
+}
+
+std::set<std::string> keys_of(const std::map<std::string, fs::path>& m) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : m) {
+        out.insert(k);
+    }
+    return out;
+}
+
 std::string deb_field(const fs::path& deb, const std::string& field) {
     auto out = must_run({"dpkg-deb", "-f", deb.string(), field}).out;
     while (!out.empty() && out.back() == '\n') {
@@ -414,7 +447,7 @@ std::string deb_field(const fs::path& deb, const std::string& field) {
 } // namespace
 
 TEST_CASE("packaging: the .deb holds the binary, the hooks, the config as a conffile, tmpfiles, man page, "
-          "Mesos files and the dvdcli link",
+          "Mesos files, the dvdcli link and the README and docs",
           "[packaging]") {
     DVDI_REQUIRE_PROGRAM("dpkg-deb");
     DVDI_REQUIRE_PACKAGE(deb, "deb");
@@ -454,6 +487,17 @@ TEST_CASE("packaging: the .deb holds the binary, the hooks, the config as a conf
                Catch::StartsWith(std::string("dvdi-hook ") + DVDI_VERSION + "\n"));
     CHECK(json::parse(read_file(dir / "etc/dvdi-hook/config.json")) ==
           json::parse(read_file(files_dir() / "config.json")));
+
+    // The README and docs/*.md, uncompressed and as in the source tree.
+    const auto docs = expected_docs();
+    CHECK(doc_files(files) == keys_of(docs));
+    for (const auto& [path, source] : docs) {
+        INFO(path);
+        if (files.contains(path)) { // (a missing one fails above)
+            CHECK(files.at(path).perms == "rw-r--r--");
+            CHECK(read_file(dir / path.substr(1)) == read_file(source));
+        }
+    }
 }
 
 TEST_CASE("packaging: lintian finds nothing in the .deb and its source beyond the explained overrides",
@@ -488,6 +532,20 @@ TEST_CASE("packaging: the .rpm has the .deb's files, modes, config file and meta
     CHECK(from_rpm == from_deb);
     const auto rpm_all = rpm_files(rpm);
     CHECK(rpm_all.contains("/usr/share/licenses/dvdi-hook/LICENSE"));
+    // The same README and docs/*.md as the .deb, at the same paths, and marked as documentation.
+    CHECK(doc_files(rpm_all) == keys_of(expected_docs()));
+    CHECK(doc_files(rpm_all) == doc_files(deb_files(deb)));
+    std::set<std::string> marked;
+    for (const auto& l : split_lines(must_run({"rpm", "-qpd", rpm.string()}).out)) {
+        marked.insert(l);
+    }
+    for (const auto& path : keys_of(expected_docs())) {
+        INFO(path);
+        CHECK(marked.contains(path));
+        if (rpm_all.contains(path)) { // (a missing one fails above)
+            CHECK(rpm_all.at(path).perms == "rw-r--r--");
+        }
+    }
     CHECK(rpm_all.contains("/etc/dvdi-hook"));     // the package owns its own directories
     CHECK(rpm_all.contains("/usr/lib/dvdi-hook")); // (and not the shared ones)
     CHECK_FALSE(rpm_all.contains("/usr/share/containers/oci/hooks.d"));
