@@ -94,6 +94,7 @@ TEST_CASE("config: defaults, a config file, flag overrides, and bad files", "[ho
     CHECK(j["state_dir"] == "/srv/dvdi");
     CHECK(j["default_driver"] == "local");
     CHECK(j["data_dir"] == "/var/lib/dvdi");
+    CHECK(j["timeouts"]["plugin_wait"] == 30); // how long a plugin that is not there yet is waited for
 
     r = hook({"--config", (dir / "c.json").string(), "--state-dir", "/run/other", "config"});
     REQUIRE(r.status == 0);

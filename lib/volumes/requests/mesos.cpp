@@ -145,7 +145,9 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
     r.origin = path;
     r.name = detail::required_string(*dv, "name", dv_path);
     check_volume_name(r.name, detail::member_path(dv_path, "name"));
-    r.driver = detail::optional_string(*dv, "driver", dv_path).value_or(std::string(default_driver));
+    const auto driver = detail::optional_string(*dv, "driver", dv_path);
+    r.driver = driver.value_or(std::string(default_driver));
+    r.driver_defaulted = !driver.has_value();
     check_driver_name(r.driver, detail::member_path(dv_path, "driver"));
     r.options = read_parameters(*dv, dv_path);
     r.options_field = detail::member_path(dv_path, "driver_options");
