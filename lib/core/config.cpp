@@ -297,7 +297,7 @@ Config load_config(const std::string& path, bool must_exist) {
         if (err == ENOENT && !must_exist) {
             return Config{};
         }
-        throw InputError("--config", path, fmt::format("cannot read the configuration file: {}", std::strerror(err)));
+        throw InputError("--config", path, fmt::format("cannot read the configuration file: {}", errno_text(err)));
     }
     std::ostringstream text;
     text << in.rdbuf();
