@@ -202,7 +202,16 @@ MesosInput read_ids(const json& doc) {
 
 } // namespace
 
+void check_mesos_input_present(std::string_view text) {
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        throw core::InputError("Mesos isolator input", text,
+                               "empty: the command-isolator module writes the container's JSON (its container_id "
+                               "and container_config) to the INPUT file and stdin");
+    }
+}
+
 MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver) {
+    check_mesos_input_present(text);
     const json doc = detail::parse_json(text, "Mesos isolator input");
     MesosInput out = read_ids(doc);
     if (const json* config = detail::find(doc, "container_config")) {
@@ -212,6 +221,7 @@ MesosInput parse_mesos_input(std::string_view text, std::string_view default_dri
 }
 
 MesosInput parse_mesos_ids(std::string_view text) {
+    check_mesos_input_present(text);
     return read_ids(detail::parse_json(text, "Mesos isolator input"));
 }
 
