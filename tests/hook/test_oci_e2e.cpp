@@ -237,7 +237,7 @@ TEST_CASE("podman runs the hook from a hooks.d file for a container that asks fo
     DVDI_REQUIRE_PROGRAM("podman");
     const Node node;
     TempDir hooks("dvdi-hooks.d");
-    write_hooks_d(node, hooks);
+    write_hooks_d(node, hooks.path());
     const Podman podman({}, hooks.path().string());
     in_private_mount_ns([&] {
         podman.import_busybox();
@@ -265,7 +265,7 @@ TEST_CASE("podman shows the hook's error for a driver that is not installed, not
     TestPlugin plugin;
     const Node node(&plugin);
     TempDir hooks("dvdi-hooks.d");
-    write_hooks_d(node, hooks);
+    write_hooks_d(node, hooks.path());
     const Podman podman({}, hooks.path().string());
     // podman (libpod) reads a runtime's error as its own: one containing "not found" or "no such
     // file" exits 127 (define.ExitCode), and with "no such file or directory" it also shows "OCI

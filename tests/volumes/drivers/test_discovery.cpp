@@ -184,6 +184,8 @@ TEST_CASE("a missing plugin's error says where it was looked for and which plugi
           "no plugin \"absent\" was found: " + where + "; no plugins found in " + run + ", " + etc + ", " + usr);
     // What is there instead, sockets and spec files alike, each named once.
     const auto sock = make_socket_file(dir / "run/rexray.sock");
+    fs::create_directories(dir / "etc");
+    fs::create_directories(dir / "usr");
     test::write_file(dir / "etc/other.spec", "tcp://127.0.0.1:1");
     test::write_file(dir / "usr/rexray.json", R"({"Addr": "unix:///x.sock"})");
     CHECK(volumes::missing_plugin("absent", c) ==
