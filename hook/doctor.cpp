@@ -80,6 +80,19 @@ Outcome check_data_dir(const std::string& data_dir) {
             true};
 }
 
+// The default driver must be there, or every request that names no driver fails: one pass of
+// discovery (no wait), and the hook's own error text when it finds nothing.
+Outcome check_default_driver(const core::Config& config) {
+    const std::string& name = config.default_driver;
+    if (name == "local") {
+        return {"built in"};
+    }
+    if (volumes::find_plugin(name, config)) {
+        return {fmt::format("plugin {} found", name)};
+    }
+    return {fmt::format("a request that names no driver fails: {}", volumes::missing_plugin(name, config)), true};
+}
+
 std::string listed(const std::vector<std::string>& v, std::string_view none) {
     return v.empty() ? std::string(none) : fmt::format("{}", fmt::join(v, ", "));
 }
@@ -136,6 +149,7 @@ void doctor(Globals& g) {
             return Outcome(fmt::format("activated, scope {}", driver->capabilities().scope));
         });
     }
+    c.check(fmt::format("default driver {}", config->default_driver), [&] { return check_default_driver(*config); });
     if (c.failed() > 0) {
         throw core::Error(fmt::format("doctor: {} check(s) failed", c.failed()));
     }

@@ -40,6 +40,7 @@ void add_volume_args(CLI::App* cmd, VolumeArgs& a, bool with_options) {
 volumes::Request to_request(const VolumeArgs& a, const core::Config& config) {
     volumes::Request r;
     r.driver = a.driver.empty() ? config.default_driver : a.driver;
+    r.driver_defaulted = a.driver.empty();
     r.name = a.name;
     r.origin = "volume";
     r.explicit_create = a.explicit_create;

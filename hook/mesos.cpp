@@ -28,8 +28,10 @@ struct MesosFiles {
 };
 
 std::string read_input(const MesosFiles& f) {
-    return f.input.empty() ? read_stdin(kMaxInput, "Mesos isolator input on stdin")
-                           : read_text_file(f.input, kMaxInput);
+    std::string text =
+        f.input.empty() ? read_stdin(kMaxInput, "Mesos isolator input on stdin") : read_text_file(f.input, kMaxInput);
+    volumes::check_mesos_input_present(text);
+    return text;
 }
 
 void write_file(const std::string& path, const std::string& text) {

@@ -117,10 +117,14 @@ bool run_plain_oci_stage(int argc, char** argv, Globals& g) {
 }
 
 void register_oci(CLI::App& app, Globals& g) {
-    auto* pre =
-        app.add_subcommand("prestart", "OCI hook: take and place the container's volumes (state JSON on stdin)");
-    pre->alias("createRuntime");
-    pre->callback([&g] { prestart(g); });
+    // Two commands rather than a name and an alias, so that each one's --help (and the man page
+    // made from it) names the command that was run.
+    app.add_subcommand("prestart", "OCI hook: take and place the container's volumes (state JSON on stdin)")
+        ->callback([&g] { prestart(g); });
+    app.add_subcommand("createRuntime",
+                       "OCI hook: prestart under its current OCI name (the createRuntime stage): take and place the "
+                       "container's volumes (state JSON on stdin)")
+        ->callback([&g] { prestart(g); });
     auto* post = app.add_subcommand("poststop", "OCI hook: release the container's volumes (state JSON on stdin)");
     post->callback([&g] { poststop(g); });
 }

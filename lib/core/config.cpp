@@ -322,6 +322,7 @@ Config parse_config(std::string_view text, std::string_view origin) {
         tr.seconds("mount", c.timeouts.mount);
         tr.seconds("other", c.timeouts.other);
         tr.seconds("retry_budget", c.timeouts.retry_budget);
+        tr.seconds("plugin_wait", c.timeouts.plugin_wait);
         tr.reject_unknown();
     }
     r.reject_unknown();
@@ -335,7 +336,7 @@ Config load_config(const std::string& path, bool must_exist) {
         if (err == ENOENT && !must_exist) {
             return Config{};
         }
-        throw InputError("--config", path, fmt::format("cannot read the configuration file: {}", std::strerror(err)));
+        throw InputError("--config", path, fmt::format("cannot read the configuration file: {}", errno_text(err)));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -367,7 +368,8 @@ void to_json(nlohmann::json& j, const Config& c) {
           {"create", secs(c.timeouts.create)},
           {"mount", secs(c.timeouts.mount)},
           {"other", secs(c.timeouts.other)},
-          {"retry_budget", secs(c.timeouts.retry_budget)}}},
+          {"retry_budget", secs(c.timeouts.retry_budget)},
+          {"plugin_wait", secs(c.timeouts.plugin_wait)}}},
         {"auto_create_prefixes", c.auto_create_prefixes},
         {"host_path_prefixes", c.host_path_prefixes},
         {"allowed_drivers", c.allowed_drivers},

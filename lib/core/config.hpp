@@ -23,6 +23,9 @@ struct Timeouts {
     std::chrono::milliseconds other{60'000};
     /// Time budget for retrying connection-level failures (backoff 1, 2, 4, 8 s).
     std::chrono::milliseconds retry_budget{30'000};
+    /// How long a plugin that has no socket or spec file yet is looked for again (same backoff)
+    /// before the request fails: a plugin started with the node may come up after the hook runs.
+    std::chrono::milliseconds plugin_wait{30'000};
 };
 
 /// A `local` volume the operator defines (SPEC S7): a tenant that names a matching volume gets

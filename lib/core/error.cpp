@@ -11,9 +11,9 @@ namespace {
 
 std::string sys_message(const std::string& op, const std::string& path, int err) {
     if (path.empty()) {
-        return fmt::format("{}: {}", op, std::strerror(err));
+        return fmt::format("{}: {}", op, errno_text(err));
     }
-    return fmt::format("{}(`{}`): {}", op, path, std::strerror(err));
+    return fmt::format("{}(`{}`): {}", op, path, errno_text(err));
 }
 
 // Appends the character at s[i]: a well-formed UTF-8 sequence as it is, a control character
@@ -30,6 +30,19 @@ std::size_t append_printable(std::string& out, std::string_view s, std::size_t i
 }
 
 } // namespace
+
+std::string errno_text(int err) {
+    switch (err) {
+    case ENOENT:
+        return "does not exist (ENOENT)";
+    case EACCES:
+        return "access refused (EACCES)";
+    case EPERM:
+        return "not allowed (EPERM)";
+    default:
+        return std::strerror(err);
+    }
+}
 
 SysError::SysError(std::string op, std::string path, int err)
     : Error(sys_message(op, path, err)), op_(std::move(op)), path_(std::move(path)), code_(err) {}

@@ -14,8 +14,9 @@ class Error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// A system call failed. what() reads ``op(`path`): strerror`` (or `op: strerror` without a
-/// path), e.g. ``open_tree(`/var/lib/dvdi/volumes/v/_data`): No such file or directory``.
+/// A system call failed. what() reads ``op(`path`): TEXT`` (or `op: TEXT` without a path), TEXT
+/// being errno_text(errno), e.g. ``open_tree(`/var/lib/dvdi/volumes/v/_data`): does not exist
+/// (ENOENT)``.
 class SysError : public Error {
   public:
     SysError(std::string op, std::string path, int err);
@@ -30,6 +31,13 @@ class SysError : public Error {
     std::string path_;
     int code_;
 };
+
+/// strerror(err), except for the errors whose strerror podman reads as its own: it shows a hook's
+/// error containing "No such file or directory" as "OCI runtime attempted to invoke a command that
+/// was not found" (exit 127, as for any "not found" or "no such file"), and one containing
+/// "Permission denied" or "Operation not permitted" as a permission error of the runtime. Those
+/// read `does not exist (ENOENT)`, `access refused (EACCES)` and `not allowed (EPERM)`.
+[[nodiscard]] std::string errno_text(int err);
 
 /// Throws SysError with the current errno. For use right after the failing call.
 [[noreturn]] void throw_errno(std::string op, std::string path = {});

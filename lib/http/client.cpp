@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "lib/core/error.hpp"
+
 namespace dvdi::http {
 
 namespace {
@@ -55,7 +57,7 @@ void finish_connect(int fd, const sockaddr* addr, socklen_t len, Deadline deadli
         return;
     }
     if (errno != EINPROGRESS && errno != EAGAIN) {
-        throw HttpError(HttpError::Kind::connect, fmt::format("connect to {}: {}", what, std::strerror(errno)));
+        throw HttpError(HttpError::Kind::connect, fmt::format("connect to {}: {}", what, core::errno_text(errno)));
     }
     pollfd pfd{fd, POLLOUT, 0};
     if (::poll(&pfd, 1, poll_timeout(deadline)) <= 0) {
@@ -65,7 +67,7 @@ void finish_connect(int fd, const sockaddr* addr, socklen_t len, Deadline deadli
     socklen_t err_len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
     if (err != 0) {
-        throw HttpError(HttpError::Kind::connect, fmt::format("connect to {}: {}", what, std::strerror(err)));
+        throw HttpError(HttpError::Kind::connect, fmt::format("connect to {}: {}", what, core::errno_text(err)));
     }
 }
 

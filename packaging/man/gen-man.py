@@ -55,7 +55,8 @@ def parse_help(text):
     for name, entries in sections.items():
         for head, desc in entries:
             if name == "Subcommands":
-                # "prestart, createRuntime": a command and its aliases
+                # "NAME, ALIAS...": CLI11 lists a command's aliases after it; the man page has
+                # one section per command (prestart and createRuntime are two commands)
                 subcommands.append((head.split()[0].rstrip(","), desc))
             elif name == "Positionals":
                 positionals.append((head.split()[0], desc))

@@ -54,7 +54,7 @@ constexpr auto kRuncMargin = 5s;       // runc's own work, 4 at once on 2 cores
 constexpr auto kContainerTime = 300ms; // the longest a container runs by itself
 constexpr auto kMountTimeout = 6s;     // the hooks' Mount deadline; a slow Mount takes 5 s
 constexpr core::Timeouts kTimeouts{
-    .connect = 2s, .create = 3s, .mount = kMountTimeout, .other = 5s, .retry_budget = 2s};
+    .connect = 2s, .create = 3s, .mount = kMountTimeout, .other = 5s, .retry_budget = 2s, .plugin_wait = 2s};
 // How long a killed hook's Mount may still land (volumes::NodeSettings::mount_window).
 constexpr auto kMountWindow = kTimeouts.create + kTimeouts.mount + 2 * kTimeouts.retry_budget;
 

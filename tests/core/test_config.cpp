@@ -23,6 +23,7 @@ TEST_CASE("an empty config object gives every default of SPEC S5", "[core][confi
     CHECK(c.timeouts.mount == 120s);
     CHECK(c.timeouts.other == 60s);
     CHECK(c.timeouts.retry_budget == 30s);
+    CHECK(c.timeouts.plugin_wait == 30s); // the wait for a plugin's socket, as before it had a key
     CHECK(c.auto_create_prefixes == std::vector<std::string>{"/tmp"});
     CHECK(c.allowed_drivers.empty());
     CHECK(c.syslog);
@@ -34,7 +35,8 @@ TEST_CASE("every key can be set and survives to_json", "[core][config]") {
     const char* text = R"({
         "default_driver": "local", "state_dir": "/var/run/x", "data_dir": "/srv/vols",
         "plugin_socket_dirs": ["/p/s"], "plugin_spec_dirs": ["/p/a", "/p/b"],
-        "timeouts": {"connect": 0.5, "create": 7, "mount": 8, "other": 9, "retry_budget": 2},
+        "timeouts": {"connect": 0.5, "create": 7, "mount": 8, "other": 9, "retry_budget": 2,
+                     "plugin_wait": 0.25},
         "auto_create_prefixes": ["/tmp", "/mnt"], "allowed_drivers": ["local", "rexray"],
         "node_name": "agent-7.dc1", "syslog": false, "log_level": "debug"})";
     const Config c = parse_config(text, "test.json");
@@ -46,6 +48,8 @@ TEST_CASE("every key can be set and survives to_json", "[core][config]") {
     const nlohmann::json j = c;
     const Config again = parse_config(j.dump(), "round-trip");
     CHECK(again.timeouts.connect == 500ms);
+    CHECK(c.timeouts.plugin_wait == 250ms);
+    CHECK(again.timeouts.plugin_wait == 250ms);
     CHECK(again.plugin_spec_dirs == c.plugin_spec_dirs);
     CHECK(again.auto_create_prefixes == c.auto_create_prefixes);
     CHECK(again.node_name == "agent-7.dc1");
@@ -67,6 +71,9 @@ TEST_CASE("config errors name the file, the key, the value and the rule", "[core
         {R"({"timeouts": {"connect": 0}})", "c.json: timeouts.connect: \"0\": must be a number of seconds"},
         {R"({"timeouts": {"connect": "10"}})", "c.json: timeouts.connect: "},
         {R"({"timeouts": 5})", "c.json: timeouts: \"5\": must be an object"},
+        {R"({"timeouts": {"plugin_wait": -1}})", "c.json: timeouts.plugin_wait: \"-1\": must be a number of seconds"},
+        {R"({"timeouts": {"plugin_wait": 90000}})", "c.json: timeouts.plugin_wait: \"90000\": must be a number"},
+        {R"({"timeouts": {"plugin_wiat": 5}})", "c.json: timeouts.plugin_wiat: \"5\": unknown configuration key"},
         {R"({"default_driver": "../x"})", "c.json: default_driver: \"../x\": a driver name must match"},
         {R"({"allowed_drivers": ["ok", "a/b"]})", "c.json: allowed_drivers: \"a/b\""},
         {R"({"syslog": "yes"})", "c.json: syslog: "},

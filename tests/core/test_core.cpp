@@ -12,9 +12,25 @@ using namespace dvdi::core;
 
 TEST_CASE("SysError names the operation, the path and the errno text", "[core][error]") {
     const SysError e("open_tree", "/var/lib/dvdi/volumes/v/_data", ENOENT);
-    CHECK(std::string(e.what()) == "open_tree(`/var/lib/dvdi/volumes/v/_data`): No such file or directory");
+    CHECK(std::string(e.what()) == "open_tree(`/var/lib/dvdi/volumes/v/_data`): does not exist (ENOENT)");
     CHECK(e.code() == ENOENT);
-    CHECK(std::string(SysError("setns", EPERM).what()) == "setns: Operation not permitted");
+    CHECK(std::string(SysError("setns", EPERM).what()) == "setns: not allowed (EPERM)");
+    CHECK(std::string(SysError("open", "/x", EROFS).what()) == "open(`/x`): Read-only file system");
+}
+
+TEST_CASE("no errno text trips podman's reading of a hook's error as its own", "[core][error]") {
+    // podman (libpod) reports a runtime error containing "no such file or directory" or "not
+    // found" as "OCI runtime attempted to invoke a command that was not found" (exit 127), and
+    // one containing "permission denied" or "operation not permitted" as a permission error.
+    for (int err = 1; err < 134; ++err) {
+        std::string text = errno_text(err);
+        std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+        INFO(err << ": " << text);
+        for (const char* trap :
+             {"no such file", "not found", "permission denied", "operation not permitted", "executable file"}) {
+            CHECK(text.find(trap) == std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("throw_errno captures errno at the failing call", "[core][error]") {

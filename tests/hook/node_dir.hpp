@@ -1,6 +1,7 @@
 // A node for the hook under test, in a temp dir: config.json (default driver `local`), the
 // state dir and the local driver's data dir. With a test plugin, its socket is the node's only
-// plugin; without one, plugin discovery looks in empty dirs of the temp dir and gives up after 1 s.
+// plugin; without one, plugin discovery looks in empty dirs of the temp dir and gives up after 1 s
+// (timeouts.plugin_wait).
 #pragma once
 
 #include <chrono>
@@ -28,6 +29,7 @@ struct NodeDir {
             c.plugin_socket_dirs = {(dir / "plugins").string()};
             c.plugin_spec_dirs = {(dir / "specs").string()};
             c.timeouts.retry_budget = std::chrono::seconds(1);
+            c.timeouts.plugin_wait = std::chrono::seconds(1);
         }
         write_file(config, nlohmann::json(c).dump(2));
     }

@@ -72,6 +72,24 @@ TEST_CASE("a hook stage run in a terminal says what it wants on stdin instead of
     }
 }
 
+TEST_CASE("createRuntime is a command of its own: its --help names it", "[hook][cli]") {
+    const auto r = hook({"createRuntime", "--help"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    const auto usage = r.out.find("Usage: ");
+    REQUIRE(usage != std::string::npos);
+    const std::string usage_line = r.out.substr(usage, r.out.find('\n', usage) - usage);
+    CHECK_THAT(usage_line, Catch::Contains("createRuntime"));
+    CHECK_THAT(usage_line, !Catch::Contains("prestart"));
+    CHECK_THAT(r.out, Catch::Contains("prestart under its current OCI name"));
+    const auto pre = hook({"prestart", "--help"});
+    CHECK(pre.status == 0);
+    CHECK_THAT(pre.out, Catch::Contains("prestart") && !Catch::Contains("createRuntime"));
+    // Both are listed as commands.
+    const auto all = hook({"--help"});
+    CHECK_THAT(all.out, Catch::Contains("\n  prestart ") && Catch::Contains("\n  createRuntime "));
+}
+
 TEST_CASE("usage errors exit 2 with one line on stderr and nothing on stdout", "[hook][cli]") {
     for (const auto& args : std::vector<std::vector<std::string>>{
              {}, {"no-such-command"}, {"--bogus", "version"}, {"--log-level", "loud", "version"}}) {
@@ -94,6 +112,7 @@ TEST_CASE("config: defaults, a config file, flag overrides, and bad files", "[ho
     CHECK(j["state_dir"] == "/srv/dvdi");
     CHECK(j["default_driver"] == "local");
     CHECK(j["data_dir"] == "/var/lib/dvdi");
+    CHECK(j["timeouts"]["plugin_wait"] == 30); // how long a plugin that is not there yet is waited for
 
     r = hook({"--config", (dir / "c.json").string(), "--state-dir", "/run/other", "config"});
     REQUIRE(r.status == 0);
@@ -142,6 +161,7 @@ TEST_CASE("a hook stage reads the same however its arguments are spelled (the ru
     const std::vector<std::vector<std::string>> spellings = {{"--config", missing, "prestart"},
                                                              {"--config=" + missing, "createRuntime"},
                                                              {"prestart", "--config", missing},
+                                                             {"createRuntime", "--config", missing},
                                                              {"--log-level", "error", "--config", missing, "prestart"}};
     for (const auto& args : spellings) {
         INFO(fmt::format("{}", fmt::join(args, " ")));

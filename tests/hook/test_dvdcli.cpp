@@ -122,6 +122,29 @@ TEST_CASE("dvdcli: a bad --volumeopts item is quoted whole, as DVDI_VOLUME_OPTS'
     CHECK(dvdcli.plugin.calls("VolumeDriver.Create").empty());
 }
 
+TEST_CASE("dvdcli: a driver with no plugin on the node is named with the plugins found", "[dvdcli]") {
+    Dvdcli dvdcli;
+    auto c = dvdcli.plugin.config();
+    c.timeouts.plugin_wait = std::chrono::milliseconds(500);
+    write_file(dvdcli.config_path, json(c).dump());
+    const std::string missing =
+        "no plugin \"nosuch\" was found: no socket nosuch.sock in " + c.plugin_socket_dirs.at(0);
+    const std::string found = "; plugins found: " + dvdcli.plugin.name();
+    const auto mount = dvdcli({"mount", "--volumedriver=nosuch", "--volumename=v"});
+    INFO(mount.err);
+    CHECK(mount.status == 1);
+    CHECK(mount.out.empty());
+    CHECK_THAT(mount.err,
+               Catch::StartsWith("dvdi-hook: error: volume nosuch/v (dvdcli): " + missing) && Catch::Contains(found));
+    for (const char* cmd : {"list", "create", "path"}) {
+        INFO(cmd);
+        const auto r = dvdcli({cmd, "--volumedriver=nosuch", "--volumename=v"});
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::StartsWith("dvdi-hook: error: " + missing) && Catch::EndsWith(found + "\n"));
+    }
+    CHECK(dvdcli.plugin.calls().empty());
+}
+
 TEST_CASE("dvdcli: create, get, list, path, remove and version", "[dvdcli]") {
     Dvdcli dvdcli;
     REQUIRE(dvdcli.hook({"create", "--volumedriver=testplug", "--volumename=v1", "--volumeopts=size=5"}).status == 0);

@@ -129,6 +129,53 @@ TEST_CASE("bad manual input is exit 2 and changes nothing", "[hook][manual]") {
     CHECK_FALSE(volumes::has_state((cli.dir / "state").string()));
 }
 
+TEST_CASE("mount without -d whose default driver is not installed says the default driver was used", "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    auto c = core::parse_config(read_file(cli.config), "config");
+    c.default_driver = "rexray";
+    c.timeouts.plugin_wait = 500ms;
+    write_file(cli.config, nlohmann::json(c).dump());
+    const auto r = cli({"mount", "v"});
+    INFO(r.err);
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::StartsWith("dvdi-hook: error: volume rexray/v (volume): no driver was named, so the "
+                                        "default driver \"rexray\" was used; no plugin \"rexray\" was found: "
+                                        "no socket rexray.sock in ") &&
+                          Catch::Contains("; plugins found: " + plugin.name() + ";"));
+    // Named with -d, the same plugin is not said to be the default.
+    const auto named = cli({"mount", "-d", "rexray", "v"});
+    CHECK(named.status == 1);
+    CHECK_THAT(named.err, Catch::StartsWith("dvdi-hook: error: volume rexray/v (volume): no plugin \"rexray\" was "
+                                            "found: "));
+    CHECK(plugin.calls().empty());
+    CHECK(volumes::open_state_store((cli.dir / "state").string())->read().empty()); // nothing recorded
+}
+
+TEST_CASE("doctor warns when the default driver is not found, naming where it looked and the plugins found",
+          "[hook][manual]") {
+    TestPlugin plugin;
+    const Cli cli(&plugin);
+    auto r = cli({"doctor"});
+    CHECK(r.out.find("ok    default driver local: built in\n") != std::string::npos);
+    auto c = core::parse_config(read_file(cli.config), "config");
+    c.default_driver = plugin.name();
+    write_file(cli.config, nlohmann::json(c).dump());
+    r = cli({"doctor"});
+    CHECK(r.out.find("ok    default driver " + plugin.name() + ": plugin " + plugin.name() + " found\n") !=
+          std::string::npos);
+    c.default_driver = "rexray";
+    write_file(cli.config, nlohmann::json(c).dump());
+    r = cli({"doctor"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0); // a warning: containers that name their driver still work
+    CHECK(r.out.find("warn  default driver rexray: a request that names no driver fails: no plugin \"rexray\" was "
+                     "found: no socket rexray.sock in " +
+                     c.plugin_socket_dirs.at(0) + ", no rexray.spec or rexray.json in " + c.plugin_spec_dirs.at(0) +
+                     "; plugins found: " + plugin.name() + "\n") != std::string::npos);
+}
+
 TEST_CASE("mount --pid --target places the volume in a process; gc releases it when it is gone",
           "[hook][manual][root]") {
     DVDI_REQUIRE_ROOT();

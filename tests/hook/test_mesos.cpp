@@ -179,6 +179,84 @@ TEST_CASE("mesos: bad input exits 2 with one line in the ERROR file; no state, n
     CHECK_THAT(bad_cleanup.error, Catch::Contains("container_id"));
 }
 
+TEST_CASE("mesos prepare: a volume naming no driver, whose default driver is not installed, says so and lists the "
+          "plugins found",
+          "[mesos]") {
+    Setup s;
+    s.config.timeouts.plugin_wait = std::chrono::milliseconds(500);
+    write_file(s.config_path, json(s.config).dump());
+    REQUIRE(s.config.default_driver == "rexray"); // no such plugin here: only the test plugin is
+    auto in = container_input("ctr-5", s.sandbox, s.env_path);
+    in["container_config"]["container_info"]["volumes"][0]["source"]["docker_volume"].erase("driver");
+    const auto r = mesos_stage(s.config_path, "prepare", in.dump());
+    INFO(r.err);
+    CHECK(r.status == 1);
+    CHECK(count_lines(r.error) == 1);
+    CHECK_THAT(r.error, Catch::StartsWith(
+                            "volume rexray/mvol (container_config.container_info.volumes[0]): no driver was named, "
+                            "so the default driver \"rexray\" was used; no plugin \"rexray\" was found: no socket "
+                            "rexray.sock in " +
+                            s.config.plugin_socket_dirs.at(0)) &&
+                            Catch::Contains("timeouts.plugin_wait 0.5 s); plugins found: " + s.plugin.name() + ";"));
+    CHECK_THAT(r.err, Catch::Contains(r.error.substr(0, r.error.size() - 1)));
+    // The named driver's volume (the env form) was taken first and is released again.
+    CHECK(s.plugin.calls("VolumeDriver.Mount").size() == s.plugin.calls("VolumeDriver.Unmount").size());
+    CHECK(s.state().empty());
+
+    // A driver named by the task is that name, without the default driver's sentence.
+    in["container_config"]["container_info"]["volumes"][0]["source"]["docker_volume"]["driver"] = "nosuch";
+    const auto named = mesos_stage(s.config_path, "prepare", in.dump());
+    CHECK(named.status == 1);
+    CHECK_THAT(named.error,
+               Catch::Contains("): no plugin \"nosuch\" was found: ") && !Catch::Contains("default driver"));
+    CHECK(s.state().empty());
+
+    // A tenant that writes a path as the driver, to have the hook look for a socket elsewhere,
+    // is refused by the field before any lookup, and nothing is mounted.
+    const auto mounts = s.plugin.calls("VolumeDriver.Mount").size();
+    in["container_config"]["container_info"]["volumes"][0]["source"]["docker_volume"]["driver"] = "../../x";
+    const auto path = mesos_stage(s.config_path, "prepare", in.dump());
+    CHECK(path.status == 2);
+    CHECK_THAT(path.error, Catch::StartsWith("container_config.container_info.volumes[0].source.docker_volume.driver: "
+                                             "\"../../x\""));
+    CHECK(s.plugin.calls("VolumeDriver.Mount").size() == mounts);
+    CHECK(s.state().empty());
+}
+
+TEST_CASE("mesos: empty input is an error of every stage, naming the input; nothing is mounted or recorded",
+          "[mesos]") {
+    Setup s;
+    // First with no state on the node, then with another container's volumes recorded: an
+    // empty input is the caller's mistake either way, never "no volumes" or "nothing to release".
+    for (const bool used_node : {false, true}) {
+        if (used_node) {
+            REQUIRE(
+                mesos_stage(s.config_path, "prepare", container_input("ctr-6", s.sandbox, s.env_path).dump()).status ==
+                0);
+        }
+        const auto before = s.state();
+        const auto calls = s.plugin.calls().size();
+        for (const char* stage : {"prepare", "isolate", "cleanup"}) {
+            for (const std::string& input : {std::string(), std::string(" \n")}) {
+                INFO(stage << (used_node ? " (a used node)" : "") << " input " << json(input).dump());
+                const auto r = mesos_stage(s.config_path, stage, input);
+                CHECK(r.status == 2);
+                CHECK_THAT(r.error, Catch::StartsWith("Mesos isolator input: \"") &&
+                                        Catch::EndsWith("\": empty: the command-isolator module writes the "
+                                                        "container's JSON (its container_id and container_config) to "
+                                                        "the INPUT file and stdin\n"));
+                CHECK(count_lines(r.error) == 1);
+                CHECK(r.err == "dvdi-hook: error: " + r.error);
+                CHECK(r.output.empty());
+            }
+        }
+        CHECK(s.plugin.calls().size() == calls);
+        CHECK(json(s.state()) == json(before));
+        CHECK(fs::exists(s.config.state_dir) == used_node);
+    }
+    REQUIRE(mesos_stage(s.config_path, "cleanup", container_input("ctr-6", s.sandbox, s.env_path).dump()).status == 0);
+}
+
 TEST_CASE("mesos: a container without volumes costs nothing; unknown containers are fine", "[mesos]") {
     Setup s;
     const json plain = {{"container_id", {{"value", "plain"}}},

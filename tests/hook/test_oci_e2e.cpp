@@ -69,6 +69,23 @@ std::string runtime_under_test() {
     return runtime;
 }
 
+// The same shape as the packaged hooks.d files, pointed at this build and `node`.
+void write_hooks_d(const Node& node, const fs::path& hooks) {
+    const nlohmann::json hook_file = {{"version", "1.0.0"},
+                                      {"hook",
+                                       {{"path", hook_binary().string()},
+                                        {"args", node.hook("prestart")},
+                                        {"env", {"PATH=/usr/bin:/bin"}},
+                                        {"timeout", 60}}},
+                                      {"when", {{"always", true}}},
+                                      {"stages", {"prestart"}}};
+    nlohmann::json post = hook_file;
+    post["hook"]["args"] = node.hook("poststop");
+    post["stages"] = {"poststop"};
+    write_file(hooks / "dvdi-hook-prestart.json", hook_file.dump(2));
+    write_file(hooks / "dvdi-hook-poststop.json", post.dump(2));
+}
+
 } // namespace
 
 TEST_CASE("a container writes into a local volume and a second one reads it back", "[hook][e2e][root]") {
@@ -183,8 +200,9 @@ TEST_CASE("a failing second volume stops the container and releases the first", 
         REQUIRE(r.status != 0);
         REQUIRE(r.out.empty());
         INFO(r.err);
-        REQUIRE(r.err.find("volume nosuchplugin/bad (DVDI_VOLUME_NAME1): plugin nosuchplugin: not found") !=
+        REQUIRE(r.err.find(R"(volume nosuchplugin/bad (DVDI_VOLUME_NAME1): no plugin \"nosuchplugin\" was found: )") !=
                 std::string::npos);
+        REQUIRE(r.err.find("; plugins found: " + plugin.name() + ";") != std::string::npos);
         REQUIRE(r.err.find("released the volumes already taken (" + plugin.name() + "/good)") != std::string::npos);
     });
     const auto mounts = plugin.calls("VolumeDriver.Mount");
@@ -257,20 +275,7 @@ TEST_CASE("podman runs the hook from a hooks.d file for a container that asks fo
     DVDI_REQUIRE_PROGRAM("podman");
     const Node node;
     TempDir hooks("dvdi-hooks.d");
-    // The same shape as the packaged hooks.d file, pointed at this build and this node.
-    const nlohmann::json hook_file = {{"version", "1.0.0"},
-                                      {"hook",
-                                       {{"path", hook_binary().string()},
-                                        {"args", node.hook("prestart")},
-                                        {"env", {"PATH=/usr/bin:/bin"}},
-                                        {"timeout", 60}}},
-                                      {"when", {{"always", true}}},
-                                      {"stages", {"prestart"}}};
-    nlohmann::json post = hook_file;
-    post["hook"]["args"] = node.hook("poststop");
-    post["stages"] = {"poststop"};
-    write_file(hooks / "dvdi-hook-prestart.json", hook_file.dump(2));
-    write_file(hooks / "dvdi-hook-poststop.json", post.dump(2));
+    write_hooks_d(node, hooks.path());
     const Podman podman({}, hooks.path().string());
     in_private_mount_ns([&] {
         podman.import_busybox();
@@ -288,6 +293,51 @@ TEST_CASE("podman runs the hook from a hooks.d file for a container that asks fo
         REQUIRE(plain.out == "plain\n");
     });
     CHECK(read_file(node.local_volume("podvol") / "f") == "from-podman\n");
+    CHECK(node.state().empty());
+}
+
+TEST_CASE("podman shows the hook's error for a driver that is not installed, not \"command not found\"",
+          "[hook][e2e][root]") {
+    DVDI_REQUIRE_ROOT();
+    DVDI_REQUIRE_PROGRAM("podman");
+    TestPlugin plugin;
+    const Node node(&plugin);
+    TempDir hooks("dvdi-hooks.d");
+    write_hooks_d(node, hooks.path());
+    const Podman podman({}, hooks.path().string());
+    // podman (libpod) reads a runtime's error as its own: one containing "not found" or "no such
+    // file" exits 127 (define.ExitCode), and with "no such file or directory" it also shows "OCI
+    // runtime attempted to invoke a command that was not found" instead of the hook's words
+    // (getOCIRuntimeError). Any other runtime error is "OCI runtime error", exit 126.
+    const auto check_failed = [&](const CommandResult& r) {
+        INFO(r.err);
+        CHECK(r.status != 0);
+        CHECK(r.status != 127);
+        CHECK(r.out.find("should-not-run") == std::string::npos);
+        CHECK_THAT(r.err, Catch::Contains("Error: OCI runtime error: ") && Catch::Contains("dvdi-hook: error: "));
+        CHECK_THAT(r.err, !Catch::Contains("command that was not found"));
+        CHECK_THAT(r.err, Catch::Contains("; plugins found: " + plugin.name()));
+    };
+    in_private_mount_ns([&] {
+        podman.import_busybox();
+        // A tenant's typo in the driver's name.
+        const auto named =
+            podman.run_container({"-e", "DVDI_VOLUME_NAME=v", "-e", "DVDI_VOLUME_DRIVER=nosuch", "-e",
+                                  "DVDI_VOLUME_CONTAINERPATH=/data", Podman::kImage, "echo", "should-not-run"});
+        check_failed(named);
+        CHECK_THAT(named.err, Catch::Contains("was found: no socket nosuch.sock in "));
+        // No driver named, and the node's default driver is not installed.
+        auto c = core::parse_config(read_file(node.config), "config");
+        c.default_driver = "rexray";
+        write_file(node.config, nlohmann::json(c).dump());
+        const auto defaulted =
+            podman.run_container({"-e", "DVDI_VOLUME_NAME=v", "-e", "DVDI_VOLUME_CONTAINERPATH=/data", Podman::kImage,
+                                  "echo", "should-not-run"});
+        check_failed(defaulted);
+        CHECK_THAT(defaulted.err, Catch::Contains("no driver was named, so the default driver") &&
+                                      Catch::Contains("was found: no socket rexray.sock in "));
+    });
+    CHECK(plugin.calls("VolumeDriver.Mount").empty());
     CHECK(node.state().empty());
 }
 

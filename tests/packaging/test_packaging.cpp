@@ -71,7 +71,7 @@ void walk_cli(const std::vector<std::string>& path, Surface& out) {
         }
         std::string head = m[1];
         if (section == "Subcommands") {
-            head = head.substr(0, head.find(',')); // "prestart, createRuntime": a command and its alias
+            head = head.substr(0, head.find(',')); // "NAME, ALIAS": a command and its aliases
             out.insert(prefix.empty() ? head : prefix + " " + head);
             auto sub = path;
             sub.push_back(head);
@@ -285,6 +285,9 @@ TEST_CASE("packaging: the man page documents exactly the CLI's commands and flag
     walk_cli({}, cli);
     CHECK(cli.contains("version"));
     CHECK(cli.contains("--config"));
+    // Both OCI create stages are commands of their own, each with its own section.
+    CHECK(cli.contains("prestart"));
+    CHECK(cli.contains("createRuntime"));
     CHECK(man_surface(page) == cli); // both ways: nothing missing, nothing stale
 
     for (const char* s : {"NAME", "SYNOPSIS", "DESCRIPTION", "GLOBAL OPTIONS", "COMMANDS", "CONFIGURATION",

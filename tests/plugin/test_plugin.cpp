@@ -155,7 +155,8 @@ core::Timeouts TestPlugin::fast_timeouts() {
                           .create = milliseconds(2000),
                           .mount = milliseconds(2000),
                           .other = milliseconds(2000),
-                          .retry_budget = milliseconds(4000)};
+                          .retry_budget = milliseconds(4000),
+                          .plugin_wait = milliseconds(4000)};
 }
 
 core::Config TestPlugin::config(core::Timeouts timeouts) const {

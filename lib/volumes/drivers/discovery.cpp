@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "lib/core/error.hpp"
@@ -112,6 +114,36 @@ std::vector<std::string> list_plugins(const core::Config& config) {
     }
     names.erase("local");
     return {names.begin(), names.end()};
+}
+
+std::string missing_plugin(const std::string& name, const core::Config& config,
+                           std::optional<std::chrono::milliseconds> waited) {
+    constexpr std::size_t kMaxNamed = 20;
+    const auto dirs = [](const std::vector<std::string>& list) {
+        return list.empty() ? std::string("no directory") : fmt::format("{}", fmt::join(list, ", "));
+    };
+    const std::string quoted = core::quote(name);
+    std::string text =
+        fmt::format("no plugin {} was found: no socket {}.sock in {}, no {}.spec or {}.json in {}", quoted, name,
+                    dirs(config.plugin_socket_dirs), name, name, dirs(config.plugin_spec_dirs));
+    if (waited) {
+        const auto secs = [](std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; };
+        text += fmt::format(" (looked for {:g} s, timeouts.plugin_wait {:g} s)", secs(*waited),
+                            secs(config.timeouts.plugin_wait));
+    }
+    const auto found = list_plugins(config);
+    if (found.empty()) {
+        std::vector<std::string> all = config.plugin_socket_dirs;
+        all.insert(all.end(), config.plugin_spec_dirs.begin(), config.plugin_spec_dirs.end());
+        return fmt::format("{}; no plugins found in {}", text, dirs(all));
+    }
+    const std::size_t named = std::min(found.size(), kMaxNamed);
+    text +=
+        fmt::format("; plugins found: {}", fmt::join(found.begin(), found.begin() + static_cast<long>(named), ", "));
+    if (found.size() > named) {
+        text += fmt::format(" and {} more", found.size() - named);
+    }
+    return text;
 }
 
 } // namespace dvdi::volumes

@@ -15,24 +15,16 @@ namespace dvdi::volumes {
 
 namespace {
 
-/// Discovery with dockerd's retry: a plugin whose socket is not there yet is looked for again.
+/// Discovery with dockerd's retry: a plugin whose socket is not there yet is looked for again,
+/// for timeouts.plugin_wait.
 http::Endpoint discover(const std::string& name, const core::Config& config, Timer& timer) {
-    Backoff backoff(timer, config.timeouts.retry_budget);
+    Backoff backoff(timer, config.timeouts.plugin_wait);
     for (;;) {
         if (auto endpoint = find_plugin(name, config)) {
             return *endpoint;
         }
-        if (!backoff.retry(fmt::format("plugin {}: not found yet", name))) {
-            std::string dirs;
-            for (const auto& d : config.plugin_socket_dirs) {
-                dirs += (dirs.empty() ? "" : ", ") + d;
-            }
-            for (const auto& d : config.plugin_spec_dirs) {
-                dirs += (dirs.empty() ? "" : ", ") + d;
-            }
-            throw DriverUnreachable(
-                fmt::format("plugin {}: not found (no socket, .spec or .json in {}; looked for {:g} s)", name, dirs,
-                            static_cast<double>(backoff.elapsed().count()) / 1000.0));
+        if (!backoff.retry(fmt::format("plugin {}: no socket or spec file yet", name))) {
+            throw PluginNotFound(missing_plugin(name, config, backoff.elapsed()));
         }
     }
 }

@@ -33,6 +33,14 @@ class DriverUnreachable : public DriverError {
     explicit DriverUnreachable(const DriverError& e) : DriverError(e.what()) {}
 };
 
+/// No plugin of that name is on this node: no socket or spec file appeared within
+/// timeouts.plugin_wait. what() is missing_plugin()'s text: where it was looked for and the
+/// plugins that were found.
+class PluginNotFound : public DriverUnreachable {
+  public:
+    using DriverUnreachable::DriverUnreachable;
+};
+
 /// A volume as its driver describes it (Get, List).
 struct VolumeInfo {
     std::string name;
@@ -81,10 +89,10 @@ class Timer;
 
 /// Finds the driver called `name`: `local` is always the built-in; anything else is a Docker
 /// plugin found by discovery (SPEC S2.1) in the configured directories, looked for again as
-/// dockerd does (Backoff) until the retry budget is spent. `timer` (null: real time) is the
+/// dockerd does (Backoff) until timeouts.plugin_wait is spent. `timer` (null: real time) is the
 /// clock of that wait and of the plugin's own retries. Throws core::InputError for a name that
 /// is not a valid driver name (is_valid_driver_name) or not in allowed_drivers, and
-/// DriverUnreachable when no plugin of that name is found within the retry budget.
+/// PluginNotFound when no plugin of that name is found within timeouts.plugin_wait.
 std::unique_ptr<Driver> open_driver(const std::string& name, const core::Config& config,
                                     std::shared_ptr<Timer> timer = nullptr);
 

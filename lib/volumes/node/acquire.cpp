@@ -392,6 +392,15 @@ std::string Node::mount(const Request& r, const std::string& mount_id) {
         driver.ensure_exists(r.name, r.options, r.explicit_create);
         mount_sent = true;
         mountpoint = driver.mount(r.name, mount_id);
+    } catch (const PluginNotFound& e) {
+        forget_volume(store_, key);
+        if (!r.driver_defaulted) {
+            throw;
+        }
+        // The driver the operator's config chose, not the tenant: say so, or the tenant looks
+        // for a typo in a name it never wrote.
+        throw PluginNotFound(
+            fmt::format("no driver was named, so the default driver {} was used; {}", core::quote(r.driver), e.what()));
     } catch (const DriverUnreachable& e) {
         if (!mount_sent) {
             forget_volume(store_, key);

@@ -142,6 +142,7 @@ Request build(const Slot& slot, std::string_view default_driver) {
     } else {
         check_driver_name(default_driver, "default_driver");
         r.driver = default_driver;
+        r.driver_defaulted = true;
     }
     if (slot[kOpts]) {
         r.options = parse_opts(*slot[kOpts]);

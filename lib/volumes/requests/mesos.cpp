@@ -145,7 +145,9 @@ std::optional<Request> read_volume(const json& volume, const std::string& path, 
     r.origin = path;
     r.name = detail::required_string(*dv, "name", dv_path);
     check_volume_name(r.name, detail::member_path(dv_path, "name"));
-    r.driver = detail::optional_string(*dv, "driver", dv_path).value_or(std::string(default_driver));
+    const auto driver = detail::optional_string(*dv, "driver", dv_path);
+    r.driver = driver.value_or(std::string(default_driver));
+    r.driver_defaulted = !driver.has_value();
     check_driver_name(r.driver, detail::member_path(dv_path, "driver"));
     r.options = read_parameters(*dv, dv_path);
     r.options_field = detail::member_path(dv_path, "driver_options");
@@ -200,7 +202,16 @@ MesosInput read_ids(const json& doc) {
 
 } // namespace
 
+void check_mesos_input_present(std::string_view text) {
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        throw core::InputError("Mesos isolator input", text,
+                               "empty: the command-isolator module writes the container's JSON (its container_id "
+                               "and container_config) to the INPUT file and stdin");
+    }
+}
+
 MesosInput parse_mesos_input(std::string_view text, std::string_view default_driver) {
+    check_mesos_input_present(text);
     const json doc = detail::parse_json(text, "Mesos isolator input");
     MesosInput out = read_ids(doc);
     if (const json* config = detail::find(doc, "container_config")) {
@@ -210,6 +221,7 @@ MesosInput parse_mesos_input(std::string_view text, std::string_view default_dri
 }
 
 MesosInput parse_mesos_ids(std::string_view text) {
+    check_mesos_input_present(text);
     return read_ids(detail::parse_json(text, "Mesos isolator input"));
 }
 

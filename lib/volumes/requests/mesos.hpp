@@ -30,6 +30,12 @@ struct MesosInput {
     std::vector<std::string> warnings; ///< for the caller to log (ignored variables)
 };
 
+/// The isolator input must not be empty (or only white space): the module always writes the
+/// container's JSON, so an empty input is the caller's mistake (a stage run by hand, a wrapper
+/// that lost its file), never "no volumes". Throws core::InputError naming the input; every
+/// stage checks it first, prepare's fast path for containers without volumes included.
+void check_mesos_input_present(std::string_view text);
+
 /// Reads the isolator input `text`. `default_driver` is the driver of a request naming none.
 ///
 /// container_info.volumes[i] with source.type "DOCKER_VOLUME": name = docker_volume.name,

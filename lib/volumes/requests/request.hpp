@@ -35,6 +35,8 @@ struct Request {
     Mode mode = Mode::rw;
     /// Never create a missing volume (DVDI_VOLUME_EXPLICITCREATE=true).
     bool explicit_create = false;
+    /// The request named no driver: `driver` is the config's default_driver (messages say so).
+    bool driver_defaulted = false;
     /// Where the request came from, for messages: "DVDI_VOLUME_NAME3", "container_info.volumes[1]".
     std::string origin;
     /// The fields its options and its container path came from, for messages naming them

@@ -2,11 +2,13 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <functional>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "lib/core/core.hpp"
 #include "lib/volumes/volumes.hpp"
@@ -35,6 +37,7 @@ core::Config dirs_config(const test::TempDir& dir) {
     c.plugin_socket_dirs = {(dir / "run").string()};
     c.plugin_spec_dirs = {(dir / "etc").string(), (dir / "usr").string()};
     c.timeouts.retry_budget = std::chrono::milliseconds(500);
+    c.timeouts.plugin_wait = std::chrono::milliseconds(500);
     return c;
 }
 
@@ -160,8 +163,57 @@ TEST_CASE("open_driver: local is built in, allowed_drivers is enforced, a missin
     c.allowed_drivers.clear();
 
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_WITH(volumes::open_driver("absent", c), Catch::StartsWith("plugin absent: not found"));
+    CHECK_THROWS_AS(volumes::open_driver("absent", c), volumes::PluginNotFound);
+    CHECK_THROWS_WITH(volumes::open_driver("absent", c), Catch::StartsWith("no plugin \"absent\" was found: "));
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+}
+
+TEST_CASE("a missing plugin's error says where it was looked for and which plugins were found, and never words "
+          "it as a missing file",
+          "[volumes][drivers]") {
+    test::TempDir dir;
+    auto c = dirs_config(dir);
+    const std::string run = (dir / "run").string();
+    const std::string etc = (dir / "etc").string();
+    const std::string usr = (dir / "usr").string();
+    const std::string where =
+        "no socket absent.sock in " + run + ", no absent.spec or absent.json in " + etc + ", " + usr;
+    // Nothing in any directory (none of them even exists).
+    const std::string none_found = volumes::missing_plugin("absent", c);
+    CHECK(none_found ==
+          "no plugin \"absent\" was found: " + where + "; no plugins found in " + run + ", " + etc + ", " + usr);
+    // What is there instead, sockets and spec files alike, each named once.
+    const auto sock = make_socket_file(dir / "run/rexray.sock");
+    fs::create_directories(dir / "etc");
+    fs::create_directories(dir / "usr");
+    test::write_file(dir / "etc/other.spec", "tcp://127.0.0.1:1");
+    test::write_file(dir / "usr/rexray.json", R"({"Addr": "unix:///x.sock"})");
+    CHECK(volumes::missing_plugin("absent", c) ==
+          "no plugin \"absent\" was found: " + where + "; plugins found: other, rexray");
+    CHECK_THROWS_WITH(volumes::open_driver("absent", c),
+                      Catch::StartsWith("no plugin \"absent\" was found: " + where + " (looked for ") &&
+                          Catch::Contains(" s, timeouts.plugin_wait 0.5 s); plugins found: other, rexray"));
+    // podman reads a hook error containing these as a runtime "command not found" (exit 127) or a
+    // permission error of the runtime, and words it as its own.
+    for (const auto& text : {none_found, volumes::missing_plugin("absent", c)}) {
+        for (const char* trap : {"no such file", "not found", "permission denied", "operation not permitted"}) {
+            std::string lower = text;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char ch) { return std::tolower(ch); });
+            CHECK(lower.find(trap) == std::string::npos);
+        }
+    }
+    // An operator's directory with many plugins: twenty named, the rest counted.
+    for (int i = 0; i < 25; ++i) {
+        test::write_file(dir / "etc" / fmt::format("p{:02}.spec", i), "tcp://127.0.0.1:1");
+    }
+    CHECK_THAT(
+        volumes::missing_plugin("absent", c),
+        Catch::EndsWith("; plugins found: other, p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, "
+                        "p13, p14, p15, p16, p17, p18 and 7 more"));
+    // An attacker's driver name that is a path is refused before anything is looked up, and so
+    // never shows in this message.
+    CHECK_THROWS_AS(volumes::open_driver("../../x", c), core::InputError);
 }
 
 TEST_CASE("open_driver looks for a missing plugin again on dockerd's schedule, through the Timer seam",
@@ -181,11 +233,13 @@ TEST_CASE("open_driver looks for a missing plugin again on dockerd's schedule, t
     };
     test::TempDir dir;
     auto c = dirs_config(dir);
-    c.timeouts.retry_budget = std::chrono::seconds(30);
+    c.timeouts.plugin_wait = std::chrono::seconds(30); // the wait is its own key, not the retry budget
+    c.timeouts.retry_budget = std::chrono::seconds(1);
     const auto start = std::chrono::steady_clock::now();
     auto timer = std::make_shared<FakeTimer>();
     CHECK_THROWS_WITH(volumes::open_driver("absent", c, timer),
-                      Catch::StartsWith("plugin absent: not found") && Catch::EndsWith("looked for 15 s)"));
+                      Catch::StartsWith("no plugin \"absent\" was found: ") &&
+                          Catch::Contains("(looked for 15 s, timeouts.plugin_wait 30 s); no plugins found in "));
     CHECK(timer->sleeps == std::vector<long>{1000, 2000, 4000, 8000});
     // A plugin that shows up while it waits is found at the next look.
     timer = std::make_shared<FakeTimer>();

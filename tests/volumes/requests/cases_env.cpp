@@ -260,8 +260,15 @@ std::vector<std::string> env_entries(const std::string& input) {
 volumes::Request req(std::string driver, std::string name, std::string origin,
                      std::optional<std::string> container_path, volumes::Options options, volumes::Mode mode,
                      bool explicit_create) {
-    return {std::move(driver), std::move(name),  std::move(options), std::move(container_path), mode,
-            explicit_create,   std::move(origin)};
+    volumes::Request r;
+    r.driver = std::move(driver);
+    r.name = std::move(name);
+    r.options = std::move(options);
+    r.container_path = std::move(container_path);
+    r.mode = mode;
+    r.explicit_create = explicit_create;
+    r.origin = std::move(origin);
+    return r;
 }
 
 } // namespace dvdi::test::cases

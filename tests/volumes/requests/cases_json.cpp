@@ -190,9 +190,8 @@ std::vector<Case> mesos_bad() {
         {"empty input",
          "",
          {},
-         "Mesos isolator input: \"\": not valid JSON: parse error at line 1, column 1: syntax error while parsing "
-         "value "
-         "- unexpected end of input; expected '[', '{', or a literal"},
+         "Mesos isolator input: \"\": empty: the command-isolator module writes the container's JSON (its "
+         "container_id and container_config) to the INPUT file and stdin"},
     };
 }
 
