@@ -34,11 +34,11 @@ struct CatalogContext {
     volumes::Catalog catalog;
 };
 
-// KEY=VALUE; with `value_optional` (labels, as Docker's --label) a bare KEY has the value "".
-std::pair<std::string, std::string> key_value(const std::string& item, const char* field, bool value_optional) {
+// A label: KEY=VALUE, or KEY alone for the value "" (as Docker's --label).
+std::pair<std::string, std::string> label(const std::string& item) {
     const auto eq = item.find('=');
-    if (eq == 0 || (eq == std::string::npos && !value_optional)) {
-        throw core::InputError(field, item, value_optional ? "a label is KEY or KEY=VALUE" : "an option is KEY=VALUE");
+    if (eq == 0) {
+        throw core::InputError("--label", item, "a label is KEY or KEY=VALUE");
     }
     if (eq == std::string::npos) {
         return {item, ""};
@@ -49,10 +49,10 @@ std::pair<std::string, std::string> key_value(const std::string& item, const cha
 void create_cmd(Globals& g, const VolumeCmdArgs& a) {
     volumes::CreateRequest r{.driver = a.driver, .name = a.names.front()};
     for (const auto& o : a.opts) {
-        r.options.push_back(key_value(o, "--opt", false));
+        r.options.push_back(volumes::parse_option_item(o, false, "--opt")); // as `mount -o`
     }
     for (const auto& l : a.labels) {
-        auto [key, value] = key_value(l, "--label", true);
+        auto [key, value] = label(l);
         r.labels[key] = value; // the last one wins, as in Docker
     }
     CatalogContext c(g.config());
