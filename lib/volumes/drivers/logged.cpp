@@ -62,7 +62,7 @@ class LoggedDriver : public Driver {
         Capabilities out;
         logged("Capabilities", {}, {}, [&] {
             out = inner_->capabilities();
-            return "scope " + out.scope;
+            return fmt::format("scope {}", out.scope);
         });
         return out;
     }
@@ -81,10 +81,10 @@ class LoggedDriver : public Driver {
         const auto head = [&] {
             std::string h = fmt::format("driver {}: {}", inner_->name(), call);
             if (!volume.empty()) {
-                h += " " + core::quote(volume);
+                h += fmt::format(" {}", core::quote(volume)); // not " " + string&&: GCC 12's -Wrestrict at -O3
             }
             if (!id.empty()) {
-                h += " ID " + id;
+                h += fmt::format(" ID {}", id);
             }
             return h;
         };
